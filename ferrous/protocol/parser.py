@@ -1,0 +1,250 @@
+"""Sans-IO request parser: multibulk (`*N $len ...`) and inline (`PING\r\n`) requests.
+
+Mirrors networking.c's processMultibulkBuffer/processInlineBuffer: same limits and
+the same error texts. The parser keeps its state between feeds, so a large bulk
+string arriving in many small reads is never rescanned from the start.
+"""
+from __future__ import annotations
+
+PROTO_INLINE_MAX_SIZE = 64 * 1024
+PROTO_MBULK_BIG_ARG = 32 * 1024
+DEFAULT_MAX_BULK_LEN = 512 * 1024 * 1024
+MAX_MULTIBULK_LEN = 2**31 - 1  # INT_MAX
+UNAUTH_MAX_MULTIBULK = 10
+UNAUTH_MAX_BULK = 16384
+
+
+class ProtocolError(Exception):
+    """The client sent bytes that are not RESP; Redis replies -ERR and closes."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def split_inline_args(line: bytes) -> list[bytes] | None:
+    """sdssplitargs: whitespace-separated args with "double" (escapes) and 'single' quotes.
+
+    Returns None for unbalanced quotes (Redis: "unbalanced quotes in request").
+    """
+    args = []
+    i, n = 0, len(line)
+    while True:
+        while i < n and line[i] in b" \n\r\t\v\f\x00":
+            i += 1
+        if i >= n:
+            return args
+        current = bytearray()
+        in_dq = in_sq = False
+        while True:
+            if in_dq:
+                if i >= n:
+                    return None
+                c = line[i]
+                if c == 0x5C and i + 3 < n and line[i + 1] == 0x78 and _is_hex(line[i + 2]) and _is_hex(line[i + 3]):
+                    current.append(int(line[i + 2:i + 4], 16))
+                    i += 3
+                elif c == 0x5C and i + 1 < n:
+                    i += 1
+                    current.append({0x6E: 10, 0x72: 13, 0x74: 9, 0x62: 8, 0x61: 7}.get(line[i], line[i]))
+                elif c == 0x22:
+                    # closing quote must be followed by a space or nothing
+                    if i + 1 < n and line[i + 1] not in b" \n\r\t\v\f\x00":
+                        return None
+                    in_dq = False
+                    i += 1
+                    break
+                else:
+                    current.append(c)
+            elif in_sq:
+                if i >= n:
+                    return None
+                c = line[i]
+                if c == 0x5C and i + 1 < n and line[i + 1] == 0x27:
+                    i += 1
+                    current.append(0x27)
+                elif c == 0x27:
+                    if i + 1 < n and line[i + 1] not in b" \n\r\t\v\f\x00":
+                        return None
+                    in_sq = False
+                    i += 1
+                    break
+                else:
+                    current.append(c)
+            else:
+                if i >= n:
+                    break
+                c = line[i]
+                if c in b" \n\r\t\v\f\x00":
+                    break
+                if c == 0x22:
+                    in_dq = True
+                elif c == 0x27:
+                    in_sq = True
+                else:
+                    current.append(c)
+            i += 1
+        args.append(bytes(current))
+
+
+def _is_hex(c: int) -> bool:
+    return c in b"0123456789abcdefABCDEF"
+
+
+class RequestParser:
+    """feed(bytes) then next_command() until it returns None.
+
+    `max_bulk_len` is proto-max-bulk-len; `authenticated` is read through a callable
+    so that the unauthenticated limits follow the connection's state.
+    """
+
+    __slots__ = ("_buf", "_pos", "_argc", "_args", "_bulk_len", "max_bulk_len", "auth_required")
+
+    def __init__(self, max_bulk_len: int = DEFAULT_MAX_BULK_LEN):
+        self._buf = bytearray()
+        self._pos = 0
+        self._argc = 0          # remaining args of the multibulk being read; 0 = between commands
+        self._args: list = []
+        self._bulk_len = -1     # length of the bulk being read, -1 = expecting its `$` line
+        self.max_bulk_len = max_bulk_len
+        self.auth_required = False
+
+    def feed(self, data) -> None:
+        self._buf += data
+
+    def pending_bytes(self) -> int:
+        return len(self._buf) - self._pos
+
+    def has_data(self) -> bool:
+        return len(self._buf) > self._pos
+
+    def next_command(self) -> list[bytes] | None:
+        """The next complete command's argv, or None if more bytes are needed."""
+        while True:
+            if self._argc == 0:
+                buf = self._buf
+                pos = self._pos
+                if pos >= len(buf):
+                    self._compact()
+                    return None
+                if buf[pos] == 0x2A:  # '*'
+                    command = self._start_multibulk()
+                else:
+                    command = self._inline()
+                if command is None:
+                    return None
+                if command is _SKIP:
+                    continue
+                return command
+            command = self._read_bulks()
+            if command is None:
+                return None
+            return command
+
+    def _compact(self):
+        if self._pos:
+            del self._buf[:self._pos]
+            self._pos = 0
+
+    def _inline(self):
+        buf, pos = self._buf, self._pos
+        nl = buf.find(b"\n", pos)
+        if nl < 0:
+            if len(buf) - pos > PROTO_INLINE_MAX_SIZE:
+                raise ProtocolError("Protocol error: too big inline request")
+            self._compact()
+            return None
+        end = nl - 1 if nl > pos and buf[nl - 1] == 0x0D else nl
+        line = bytes(buf[pos:end])
+        self._pos = nl + 1
+        args = split_inline_args(line)
+        if args is None:
+            raise ProtocolError("Protocol error: unbalanced quotes in request")
+        if not args:
+            return _SKIP
+        return args
+
+    def _start_multibulk(self):
+        buf, pos = self._buf, self._pos
+        nl = buf.find(b"\r\n", pos)
+        if nl < 0:
+            if len(buf) - pos > PROTO_INLINE_MAX_SIZE:
+                raise ProtocolError("Protocol error: too big mbulk count string")
+            self._compact()
+            return None
+        try:
+            count = int(buf[pos + 1:nl])
+        except ValueError:
+            raise ProtocolError("Protocol error: invalid multibulk length") from None
+        if count > MAX_MULTIBULK_LEN or not _is_plain_int(buf, pos + 1, nl):
+            raise ProtocolError("Protocol error: invalid multibulk length")
+        if count > UNAUTH_MAX_MULTIBULK and self.auth_required:
+            raise ProtocolError("Protocol error: unauthenticated multibulk length")
+        self._pos = nl + 2
+        if count <= 0:
+            return _SKIP
+        self._argc = count
+        self._args = []
+        self._bulk_len = -1
+        return self._read_bulks()
+
+    def _read_bulks(self):
+        buf = self._buf
+        args = self._args
+        pos = self._pos
+        blen = self._bulk_len
+        argc = self._argc
+        size = len(buf)
+        while argc:
+            if blen < 0:
+                nl = buf.find(b"\r\n", pos)
+                if nl < 0:
+                    if size - pos > PROTO_INLINE_MAX_SIZE:
+                        raise ProtocolError("Protocol error: too big bulk count string")
+                    break
+                if buf[pos] != 0x24:  # '$'
+                    raise ProtocolError("Protocol error: expected '$', got '%c'" % buf[pos])
+                try:
+                    blen = int(buf[pos + 1:nl])
+                except ValueError:
+                    raise ProtocolError("Protocol error: invalid bulk length") from None
+                if blen < 0 or blen > self.max_bulk_len or not _is_plain_int(buf, pos + 1, nl):
+                    raise ProtocolError("Protocol error: invalid bulk length")
+                if blen > UNAUTH_MAX_BULK and self.auth_required:
+                    raise ProtocolError("Protocol error: unauthenticated bulk length")
+                pos = nl + 2
+            end = pos + blen
+            if end + 2 > size:
+                break
+            args.append(bytes(buf[pos:end]))
+            pos = end + 2
+            blen = -1
+            argc -= 1
+        self._pos = pos
+        self._bulk_len = blen
+        self._argc = argc
+        if argc:
+            # Drop consumed bytes so a huge value arriving slowly is not copied repeatedly.
+            if pos > 65536:
+                self._compact()
+            return None
+        self._args = []
+        if pos == size:
+            buf.clear()
+            self._pos = 0
+        return args
+
+
+def _is_plain_int(buf, start: int, end: int) -> bool:
+    """string2ll rejects '+', spaces and leading zeros that int() accepts."""
+    first = buf[start] if start < end else 0
+    if first in b"+ \t" or buf[end - 1] in b" \t":
+        return False
+    if first == 0x30 and end - start > 1:  # leading zero
+        return False
+    if first == 0x2D and end - start > 1 and buf[start + 1] == 0x30:
+        return False
+    return b"_" not in buf[start:end]
+
+
+_SKIP = object()

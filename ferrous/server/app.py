@@ -1,0 +1,205 @@
+"""The Server: wires config, keyspace, I/O threads, workers and background threads."""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+
+from ferrous import __version__
+from ferrous.commands import registry
+from ferrous.config import Config
+from ferrous.server.background import Cron
+from ferrous.server.io_thread import Acceptor, IOThread
+from ferrous.server.stats import ServerStats
+from ferrous.server.workers import WorkerPool
+from ferrous.storage.keyspace import Keyspace
+
+log = logging.getLogger("ferrous")
+
+
+class Server:
+    def __init__(self, config: Config | None = None):
+        self.config = config or Config()
+        registry.load_all()
+        self.stats = ServerStats()
+        self.keyspace = Keyspace(self.config.databases)
+        self.keyspace.events.on_expired = self._on_expired
+        self.clients: dict[int, object] = {}
+        self._clients_lock = threading.Lock()
+        self.multi_hook = None         # set by the transactions module (issue 4)
+        self.run_id = os.urandom(20).hex()
+        self.listeners: list[socket.socket] = []
+        self.io_threads: list[IOThread] = []
+        self.workers: WorkerPool | None = None
+        self.acceptor: Acceptor | None = None
+        self.cron = Cron(self)
+        self.shutdown_event = threading.Event()
+        self.started = False
+        self.port = self.config.port
+
+    # -- lifecycle ----------------------------------------------------------
+    def start(self) -> None:
+        self.listeners = self._listen()
+        self.port = self.listeners[0].getsockname()[1]
+        self.io_threads = [IOThread(self, i) for i in range(self.config.io_threads)]
+        self.workers = WorkerPool(self, self.config.worker_threads)
+        for thread in self.io_threads:
+            thread.start()
+        self.workers.start()
+        self.cron.start()
+        self.acceptor = Acceptor(self, self.listeners)
+        self.acceptor.start()
+        self.started = True
+
+    def _listen(self) -> list[socket.socket]:
+        addresses = self.config.bind.split() or ["*"]
+        sockets = []
+        for addr in addresses:
+            optional = addr.startswith("-")
+            host = addr.lstrip("-")
+            family = socket.AF_INET6 if ":" in host else socket.AF_INET
+            if host == "*":
+                host, family = "0.0.0.0", socket.AF_INET
+            elif host == "::*":
+                host, family = "::", socket.AF_INET6
+            try:
+                sock = socket.socket(family, socket.SOCK_STREAM)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if family == socket.AF_INET6:
+                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                port = self.config.port if not sockets else sockets[0].getsockname()[1]
+                sock.bind((host, port))
+                sock.listen(self.config.tcp_backlog)
+                sock.setblocking(False)
+                sockets.append(sock)
+            except OSError as exc:
+                if optional or (exc.errno in (97, 99) and len(addresses) > 1):
+                    continue
+                raise
+        if not sockets:
+            raise OSError("could not bind any address")
+        return sockets
+
+    def stop(self) -> None:
+        if not self.started:
+            return
+        self.started = False
+        if self.acceptor:
+            self.acceptor.running = False
+            self.acceptor.join(timeout=2)
+        for sock in self.listeners:
+            sock.close()
+        self.cron.stop()
+        for thread in self.io_threads:
+            thread.stop()
+        for thread in self.io_threads:
+            thread.join(timeout=5)
+        if self.workers:
+            self.workers.stop()
+        self.shutdown_event.set()
+
+    def request_shutdown(self) -> None:
+        """Called from a worker (SHUTDOWN): stop the server from another thread."""
+        threading.Thread(target=self.stop, name="ferrous-shutdown", daemon=True).start()
+
+    def serve_forever(self) -> None:
+        self.start()
+        try:
+            while not self.shutdown_event.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            self.stop()
+
+    # -- called by the I/O side ---------------------------------------------
+    def submit(self, items: list) -> None:
+        self.workers.submit(items)
+
+    def admit(self, sock, addr) -> bool:
+        with self._clients_lock:
+            too_many = len(self.clients) >= self.config.maxclients
+        self.stats.add("total_connections_received")
+        if too_many:
+            self.stats.add("rejected_connections")
+            try:
+                sock.sendall(b"-ERR max number of clients reached\r\n")
+            except OSError:
+                pass
+            sock.close()
+            return False
+        return True
+
+    def auth_required(self) -> bool:
+        return bool(self.config.requirepass)
+
+    def register_client(self, conn) -> None:
+        with self._clients_lock:
+            self.clients[conn.id] = conn
+
+    def unregister_client(self, conn) -> None:
+        with self._clients_lock:
+            self.clients.pop(conn.id, None)
+        hook = getattr(self, "on_client_gone", None)
+        if hook is not None:
+            hook(conn)
+
+    def client_list(self) -> list:
+        with self._clients_lock:
+            return sorted(self.clients.values(), key=lambda c: c.id)
+
+    # -- statistics -------------------------------------------------------------
+    def total_commands(self) -> int:
+        return sum(ctx.commands_processed for ctx in self.workers.contexts) if self.workers else 0
+
+    def _on_expired(self, db, key) -> None:
+        self.stats.add("expired_keys")
+
+
+def setup_logging(config: Config) -> None:
+    level = {"debug": logging.DEBUG, "verbose": logging.INFO, "notice": logging.INFO,
+             "warning": logging.WARNING}[config.loglevel]
+    handler = logging.FileHandler(config.logfile) if config.logfile else logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter(f"{os.getpid()}:M %(asctime)s.%(msecs)03d * %(message)s",
+                                           "%d %b %Y %H:%M:%S"))
+    logging.basicConfig(level=level, handlers=[handler])
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    config = Config()
+    if argv and argv[0] in ("-v", "--version"):
+        print(f"Ferrous server v={__version__} (Redis {registry_redis_version()} compatible)")
+        return 0
+    if argv and not argv[0].startswith("--"):
+        config.load_file(argv.pop(0))
+    config.apply_args(argv)
+    setup_logging(config)
+    server = Server(config)
+
+    def on_signal(signum, frame):
+        log.info("Received %s, scheduling shutdown...", signal.Signals(signum).name)
+        server.request_shutdown()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    server.start()
+    log.info("Ferrous %s ready to accept connections on port %d (io-threads=%d worker-threads=%d, GIL %s)",
+             __version__, server.port, config.io_threads, config.worker_threads,
+             "enabled" if gil_enabled() else "disabled")
+    while not server.shutdown_event.wait(0.5):
+        pass
+    log.info("Ferrous is now ready to exit, bye bye...")
+    return 0
+
+
+def gil_enabled() -> bool:
+    check = getattr(sys, "_is_gil_enabled", None)
+    return True if check is None else check()
+
+
+def registry_redis_version() -> str:
+    from ferrous import REDIS_VERSION
+    return REDIS_VERSION

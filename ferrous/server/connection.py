@@ -1,0 +1,67 @@
+"""Client state: everything Redis keeps in its `client` struct that Ferrous needs.
+
+Ownership: the I/O thread owns the socket, the parser and the output buffer; the
+one worker holding this connection's WorkItem owns the command state (db, multi,
+name, ...). A connection never has two WorkItems in flight, so the two never race
+on the same fields.
+"""
+from __future__ import annotations
+
+import itertools
+import time
+
+from ferrous.protocol import RequestParser
+
+_ids = itertools.count(1)
+_id_lock = __import__("threading").Lock()
+
+
+def next_client_id() -> int:
+    with _id_lock:
+        return next(_ids)
+
+
+class Connection:
+    def __init__(self, sock, addr, laddr, io_thread, max_bulk_len: int):
+        self.id = next_client_id()
+        self.sock = sock
+        self.fd = sock.fileno() if sock is not None else -1
+        self.addr = addr
+        self.laddr = laddr
+        self.io = io_thread
+        self.parser = RequestParser(max_bulk_len)
+        self.out = bytearray()          # bytes waiting for the socket (I/O thread only)
+        self.busy = False               # a WorkItem of this connection is queued or running
+        self.closed = False
+        self.close_after_reply = False  # QUIT, protocol error, CLIENT KILL of self
+        self.kill_requested = False
+        self.write_registered = False
+        # command state
+        self.db = 0
+        self.resp = 2
+        self.name = None
+        self.lib_name = None
+        self.lib_ver = None
+        self.authenticated = True
+        self.user = "default"
+        self.flags = set()              # letters shown by CLIENT LIST beyond the defaults
+        self.reply_mode = "on"          # CLIENT REPLY on|off|skip
+        self.skip_next_reply = False
+        self.multi = None               # list of queued argv while in MULTI
+        self.multi_error = False
+        self.watched = None
+        self.last_command = "NULL"
+        self.created = time.time()
+        self.last_interaction = self.created
+        self.no_evict = False
+        self.blocked = None             # set by the blocking machinery (lists, streams, WAIT)
+        self.net_input = 0
+        self.net_output = 0
+
+    def addr_text(self) -> str:
+        host, port = self.addr[0], self.addr[1]
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+    def laddr_text(self) -> str:
+        host, port = self.laddr[0], self.laddr[1]
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

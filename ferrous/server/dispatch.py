@@ -1,0 +1,149 @@
+"""processCommand: lookup → arity → auth → MULTI queueing → ACL → read-only replica
+→ OOM → lock → call → propagate, in Redis's order (DESIGN.md §3)."""
+from __future__ import annotations
+
+import logging
+import time
+
+from ferrous import errors
+from ferrous.commands.registry import LOCK_ALL, LOCK_KEYS, TABLE
+from ferrous.errors import CommandError
+from ferrous.protocol import ErrorReply
+from ferrous.protocol.encoder import encode_into
+
+log = logging.getLogger("ferrous.dispatch")
+
+_perf = time.perf_counter_ns
+
+
+def resolve(argv: list):
+    """(command, None) or (None, CommandError) for argv, sub-commands included."""
+    cmd = TABLE.get(argv[0].lower())
+    if cmd is None:
+        return None, errors.unknown_command(argv)
+    if cmd.subcommands:
+        if len(argv) < 2:
+            return None, errors.wrong_arity(cmd.name)
+        sub = cmd.subcommands.get(argv[1].lower())
+        if sub is None:
+            return None, errors.unknown_subcommand(argv[1], cmd.name)
+        cmd = sub
+    arity = cmd.arity
+    n = len(argv)
+    if (arity > 0 and n != arity) or n < -arity:
+        return None, errors.wrong_arity(cmd.name)
+    return cmd, None
+
+
+def execute(ctx, conn, argv: list, out: bytearray) -> None:
+    """Run one command for conn and append its encoded reply to out."""
+    cmd, error = resolve(argv)
+    if error is not None:
+        if conn.multi is not None:
+            conn.multi_error = True
+        _reply_error(ctx, conn, error.message, out, rejected=None)
+        return
+    if not conn.authenticated and not cmd.no_auth:
+        _reply_error(ctx, conn, errors.NOAUTH, out, rejected=cmd)
+        return
+    queue_hook = ctx.server.multi_hook
+    if conn.multi is not None and queue_hook is not None:
+        handled = queue_hook(ctx, conn, cmd, argv, out)
+        if handled:
+            return
+    call(ctx, conn, cmd, argv, out)
+
+
+def call(ctx, conn, cmd, argv: list, out: bytearray) -> None:
+    """Lock the command's shards, run it, encode its reply, count it."""
+    ctx.conn = conn
+    ctx.db = ctx.keyspace.dbs[conn.db]
+    ctx.command = cmd
+    ctx.argv = argv
+    locks = None
+    mode = cmd.lock
+    keyspace = ctx.keyspace
+    start = _perf()
+    try:
+        if mode == LOCK_KEYS:
+            locks = _lock_keys(keyspace, cmd, argv)
+        elif mode == LOCK_ALL:
+            keyspace.lock_all()
+        try:
+            reply = cmd.handler(ctx, argv)
+        finally:
+            if locks is not None:
+                write = cmd.is_write
+                for lock in locks:
+                    lock.release_write() if write else lock.release_read()
+            elif mode == LOCK_ALL:
+                keyspace.unlock_all()
+    except CommandError as exc:
+        _count(ctx, cmd, start, failed=True)
+        _reply_error(ctx, conn, exc.message, out, rejected=None)
+        return
+    except Exception:
+        log.exception("command %s raised", cmd.name)
+        _count(ctx, cmd, start, failed=True)
+        _reply_error(ctx, conn, "ERR internal error while running '%s'" % cmd.name, out, rejected=None)
+        return
+    _count(ctx, cmd, start, failed=False)
+    if conn.reply_mode != "on":
+        if conn.reply_mode == "skip":
+            conn.reply_mode = "on"
+        return
+    if type(reply) is ErrorReply:
+        _note_error(ctx, reply.text)
+    encode_into(out, reply, conn.resp)
+
+
+def _lock_keys(keyspace, cmd, argv):
+    if cmd.getkeys is None and cmd.first_key == cmd.last_key:
+        if len(argv) <= cmd.first_key:
+            return []
+        lock = keyspace.locks[hash(argv[cmd.first_key]) & keyspace.mask]
+        locks = (lock,)
+    else:
+        mask = keyspace.mask
+        shards = sorted({hash(argv[i]) & mask for i in cmd.key_indexes(argv)})
+        locks = [keyspace.locks[i] for i in shards]
+    if cmd.is_write:
+        for lock in locks:
+            lock.acquire_write()
+    else:
+        for lock in locks:
+            lock.acquire_read()
+    return locks
+
+
+def _count(ctx, cmd, start: int, failed: bool) -> None:
+    stats = ctx.command_stats.get(cmd.name)
+    if stats is None:
+        from ferrous.server.context import CommandStats
+        stats = ctx.command_stats[cmd.name] = CommandStats()
+    stats.calls += 1
+    stats.usec += (_perf() - start) // 1000
+    if failed:
+        stats.failed_calls += 1
+    ctx.commands_processed += 1
+
+
+def _note_error(ctx, text: str) -> None:
+    code = text.split(" ", 1)[0]
+    ctx.error_stats[code] = ctx.error_stats.get(code, 0) + 1
+    ctx.total_error_replies += 1
+
+
+def _reply_error(ctx, conn, text: str, out: bytearray, rejected) -> None:
+    _note_error(ctx, text)
+    if rejected is not None:
+        stats = ctx.command_stats.get(rejected.name)
+        if stats is None:
+            from ferrous.server.context import CommandStats
+            stats = ctx.command_stats[rejected.name] = CommandStats()
+        stats.rejected_calls += 1
+    if conn.reply_mode != "on":
+        if conn.reply_mode == "skip":
+            conn.reply_mode = "on"
+        return
+    encode_into(out, ErrorReply(text), conn.resp)

@@ -1,0 +1,197 @@
+"""The keyspace: `databases` databases, each split into shards.
+
+Shard i of every database is guarded by the same reader-writer lock, so a command
+that names keys in two databases (MOVE, COPY ... DB) still locks by key alone.
+Callers hold the right shard locks before calling any Database method; the
+methods themselves take no locks (DESIGN.md §1).
+"""
+from __future__ import annotations
+
+import time
+
+from ferrous.storage.expiry import ExpireTable
+from ferrous.storage.rwlock import RWLock
+
+DEFAULT_SHARDS = 16
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class KeyspaceEvents:
+    """What the keyspace tells the rest of the server; each hook may be replaced.
+
+    Kept as plain attributes (not a list of listeners) so the hot path pays one
+    attribute lookup and a call only when something is registered.
+    """
+
+    def __init__(self):
+        self.on_expired = None      # (db, key) -> None: stats, notifications, propagation
+        self.on_modified = None     # (db, key) -> None: WATCH invalidation; None when unused
+
+
+class Database:
+    __slots__ = ("id", "data", "expires", "mask", "events", "stats", "is_replica")
+
+    def __init__(self, db_id: int, nshards: int, events: KeyspaceEvents, stats):
+        self.id = db_id
+        self.data = [dict() for _ in range(nshards)]
+        self.expires = [ExpireTable() for _ in range(nshards)]
+        self.mask = nshards - 1
+        self.events = events
+        self.stats = stats
+        self.is_replica = False
+
+    # -- lookups ----------------------------------------------------------
+    def lookup(self, key: bytes):
+        """The live value of key, or None; deletes it first if it has expired."""
+        idx = hash(key) & self.mask
+        value = self.data[idx].get(key)
+        if value is None:
+            return None
+        exp = self.expires[idx]
+        if exp.when:
+            deadline = exp.when.get(key)
+            if deadline is not None and deadline <= now_ms():
+                self._expire(idx, key)
+                return None
+        return value
+
+    def lookup_read(self, key: bytes):
+        """lookup() that counts keyspace_hits / keyspace_misses as lookupKeyRead does."""
+        value = self.lookup(key)
+        if value is None:
+            self.stats.keyspace_misses += 1
+        else:
+            self.stats.keyspace_hits += 1
+        return value
+
+    def exists(self, key: bytes) -> bool:
+        return self.lookup(key) is not None
+
+    def _expire(self, idx: int, key: bytes) -> None:
+        if self.is_replica:
+            # Replicas never delete on their own; the primary sends the DEL.
+            return
+        del self.data[idx][key]
+        self.expires[idx].remove(key)
+        self.stats.expired_keys += 1
+        hook = self.events.on_expired
+        if hook is not None:
+            hook(self, key)
+        modified = self.events.on_modified
+        if modified is not None:
+            modified(self, key)
+
+    # -- writes -----------------------------------------------------------
+    def set(self, key: bytes, value, keep_ttl: bool = False) -> None:
+        """setKey: overwrite or create; clears the TTL unless keep_ttl."""
+        idx = hash(key) & self.mask
+        self.data[idx][key] = value
+        if not keep_ttl:
+            exp = self.expires[idx]
+            if exp.when:
+                exp.remove(key)
+        modified = self.events.on_modified
+        if modified is not None:
+            modified(self, key)
+
+    def delete(self, key: bytes) -> bool:
+        idx = hash(key) & self.mask
+        if self.lookup(key) is None:
+            return False
+        del self.data[idx][key]
+        exp = self.expires[idx]
+        if exp.when:
+            exp.remove(key)
+        modified = self.events.on_modified
+        if modified is not None:
+            modified(self, key)
+        return True
+
+    def touch(self, key: bytes) -> None:
+        """signalModifiedKey for in-place changes of a value (APPEND, LPUSH, ...)."""
+        modified = self.events.on_modified
+        if modified is not None:
+            modified(self, key)
+
+    # -- expiry -----------------------------------------------------------
+    def get_expire(self, key: bytes) -> int:
+        """Absolute unix-ms deadline, or -1 when the key has none."""
+        idx = hash(key) & self.mask
+        return self.expires[idx].when.get(key, -1)
+
+    def set_expire(self, key: bytes, when_ms: int) -> None:
+        idx = hash(key) & self.mask
+        self.expires[idx].set(key, when_ms)
+
+    def persist(self, key: bytes) -> bool:
+        idx = hash(key) & self.mask
+        return self.expires[idx].remove(key)
+
+    # -- whole-database operations (caller holds every shard) ---------------
+    def size(self) -> int:
+        return sum(len(d) for d in self.data)
+
+    def volatile_count(self) -> int:
+        return sum(len(e) for e in self.expires)
+
+    def iter_keys(self):
+        for shard in self.data:
+            yield from shard
+
+    def flush(self) -> int:
+        removed = self.size()
+        for d in self.data:
+            d.clear()
+        for e in self.expires:
+            e.clear()
+        return removed
+
+    def active_expire_shard(self, idx: int, sample_size: int, now: int) -> tuple[int, int]:
+        """Sample volatile keys of one shard, delete the expired ones: (sampled, expired)."""
+        exp = self.expires[idx]
+        if not exp.when:
+            return 0, 0
+        sampled = exp.sample(sample_size)
+        expired = 0
+        for key in sampled:
+            deadline = exp.when.get(key)
+            if deadline is not None and deadline <= now:
+                self._expire(idx, key)
+                expired += 1
+        return len(sampled), expired
+
+
+class Keyspace:
+    def __init__(self, databases: int = 16, nshards: int = DEFAULT_SHARDS, stats=None):
+        if nshards & (nshards - 1):
+            raise ValueError("shard count must be a power of two")
+        self.nshards = nshards
+        self.mask = nshards - 1
+        self.locks = [RWLock() for _ in range(nshards)]
+        self.events = KeyspaceEvents()
+        self.stats = stats
+        self.dbs = [Database(i, nshards, self.events, stats) for i in range(databases)]
+
+    def shard_of(self, key: bytes) -> int:
+        return hash(key) & self.mask
+
+    def lock_all(self) -> None:
+        for lock in self.locks:
+            lock.acquire_write()
+
+    def unlock_all(self) -> None:
+        for lock in reversed(self.locks):
+            lock.release_write()
+
+    def swap(self, a: int, b: int) -> None:
+        """SWAPDB; the caller holds the whole keyspace."""
+        dbs = self.dbs
+        dbs[a], dbs[b] = dbs[b], dbs[a]
+        dbs[a].id, dbs[b].id = a, b
+
+    def set_replica(self, flag: bool) -> None:
+        for db in self.dbs:
+            db.is_replica = flag
