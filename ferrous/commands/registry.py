@@ -143,8 +143,12 @@ def lookup(argv: list) -> Command | None:
     return TABLE.get(argv[0].lower())
 
 
+# One module per command group (like Redis's t_string.c, t_list.c); modules that
+# have not landed yet are skipped, so their commands reply as unknown commands.
 COMMAND_MODULES = [
-    "connection", "strings", "keys", "server",
+    "connection", "client", "strings", "keys", "server", "introspection",
+    "lists", "hashes", "sets", "zsets", "bitmaps", "hyperloglog", "geo", "sort",
+    "streams", "pubsub", "transactions", "scripting", "replication", "persistence",
 ]
 
 

@@ -1,0 +1,80 @@
+"""Start Ferrous and real redis-server processes on free ports for the tests."""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited early with code {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+                sock.sendall(b"PING\r\n")
+                if sock.recv(64).startswith((b"+PONG", b"-")):
+                    return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"server on port {port} did not start in {timeout}s")
+
+
+class ServerProcess:
+    """A running server: kind is 'ferrous' or 'redis'."""
+
+    def __init__(self, kind: str, args: list[str] | None = None, python: str | None = None):
+        self.kind = kind
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix=f"{kind}-test-")
+        extra = list(args or [])
+        if kind == "ferrous":
+            cmd = [python or sys.executable, "-m", "ferrous", "--port", str(self.port),
+                   "--bind", "127.0.0.1", "--dir", self.dir, *extra]
+            env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        else:
+            cmd = [shutil.which("redis-server") or "redis-server", "--port", str(self.port),
+                   "--bind", "127.0.0.1", "--dir", self.dir, "--save", "", "--appendonly", "no",
+                   "--enable-debug-command", "yes", *extra]
+            env = dict(os.environ)
+        self.log_path = os.path.join(self.dir, "server.log")
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=env, cwd=self.dir)
+        try:
+            wait_for_port(self.port, self.proc)
+        except Exception:
+            self.stop()
+            raise RuntimeError(f"{kind} failed to start:\n{self.read_log()}")
+
+    def read_log(self) -> str:
+        with open(self.log_path, "rb") as fh:
+            return fh.read().decode(errors="replace")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def redis_available() -> bool:
+    return shutil.which("redis-server") is not None
