@@ -248,3 +248,165 @@ def _is_plain_int(buf, start: int, end: int) -> bool:
 
 
 _SKIP = object()
+
+
+class HiredisRequestParser:
+    """The same interface, with hiredis's C reader as the fast path.
+
+    hiredis parses RESP replies, a superset of what a request may be, and its
+    errors are not Redis's. So it is trusted only for well-formed multibulk
+    requests: the bytes fed since the last point where hiredis had consumed
+    everything are kept, and on anything unusual (a hiredis error, a non-bulk
+    element, an inline command, a request split across reads, an unauthenticated
+    client) the pure-Python parser takes over from that point and gives Redis's
+    exact behaviour, including the exact error text.
+    """
+
+    __slots__ = ("_reader", "_pending", "_pending_len", "_consumed", "_returned", "_python",
+                 "_use_python", "_hiredis")
+
+    def __init__(self, max_bulk_len: int = DEFAULT_MAX_BULK_LEN, hiredis_module=None):
+        self._hiredis = hiredis_module
+        self._reader = hiredis_module.Reader()
+        self._pending: list = []
+        self._pending_len = 0
+        self._consumed = 0      # bytes of the requests hiredis returned since the last clean point
+        self._returned = 0
+        self._python = RequestParser(max_bulk_len)
+        self._use_python = False
+
+    # Limits live on the Python parser, which enforces them whenever it is in charge.
+    @property
+    def max_bulk_len(self) -> int:
+        return self._python.max_bulk_len
+
+    @max_bulk_len.setter
+    def max_bulk_len(self, value: int) -> None:
+        self._python.max_bulk_len = value
+
+    @property
+    def auth_required(self) -> bool:
+        return self._python.auth_required
+
+    @auth_required.setter
+    def auth_required(self, value: bool) -> None:
+        self._python.auth_required = value
+
+    def feed(self, data) -> None:
+        if self._use_python or self._python.auth_required:
+            self._use_python = True
+            self._python.feed(data)
+        elif self._pending_len == 0 and data[:1] != b"*":
+            self._use_python = True  # inline command: only the Python parser knows them
+            self._python.feed(data)
+        else:
+            self._reader.feed(data)
+            self._pending.append(data)
+            self._pending_len += len(data)
+
+    def has_data(self) -> bool:
+        if self._use_python:
+            return self._python.has_data()
+        return self._reader.has_data()
+
+    def pending_bytes(self) -> int:
+        return self._python.pending_bytes() if self._use_python else self._pending_len
+
+    def next_command(self):
+        if self._use_python:
+            return self._next_python()
+        reader = self._reader
+        try:
+            command = reader.gets()
+        except self._hiredis.ProtocolError:
+            return self._switch_to_python()
+        if command is False:
+            # hiredis may have swallowed a partial request's header without saying so;
+            # the sizes of the requests it returned tell whether every byte is accounted.
+            if self._consumed != self._pending_len:
+                return self._switch_to_python()
+            self._pending.clear()
+            self._pending_len = self._consumed = self._returned = 0
+            return None
+        if type(command) is not list or not command:
+            return self._switch_to_python()
+        size = _encoded_size(command)
+        if size < 0:
+            return self._switch_to_python()
+        self._consumed += size
+        self._returned += 1
+        return command
+
+    def _next_python(self):
+        python = self._python
+        command = python.next_command()
+        if command is None and python._argc == 0 and not python.has_data() and not python.auth_required:
+            self._use_python = False
+        return command
+
+    def _switch_to_python(self):
+        python = self._python
+        python.feed(b"".join(self._pending))
+        for _ in range(self._returned):
+            python.next_command()  # already handed out by hiredis
+        self._pending = []
+        self._pending_len = self._consumed = self._returned = 0
+        self._reader = self._hiredis.Reader()
+        self._use_python = True
+        return self._next_python()
+
+
+# Length of "$<n>\r\n" plus the trailing "\r\n" of a bulk of n bytes (and "*<n>\r\n").
+_BULK_OVERHEAD = [len(b"$%d\r\n" % n) + 2 for n in range(100_000)]
+_MULTIBULK_HEADER = [len(b"*%d\r\n" % n) for n in range(1024)]
+
+
+def _encoded_size(command: list) -> int:
+    """Bytes of the canonical encoding of command; -1 if an element is not a bulk."""
+    try:
+        overhead = sum(map(_BULK_OVERHEAD.__getitem__, map(len, command)))
+        payload = len(b"".join(command))  # also rejects nested arrays and integers
+        header = _MULTIBULK_HEADER[len(command)]
+    except (TypeError, IndexError):
+        return _encoded_size_slow(command)
+    return header + overhead + payload
+
+
+def _encoded_size_slow(command: list) -> int:
+    size = len(b"*%d\r\n" % len(command))
+    for arg in command:
+        if type(arg) is not bytes:
+            return -1
+        size += len(b"$%d\r\n" % len(arg)) + len(arg) + 2
+    return size
+
+
+def make_parser(max_bulk_len: int = DEFAULT_MAX_BULK_LEN, fast: bool = True):
+    """The fastest parser that keeps Redis's behaviour on this interpreter.
+
+    hiredis is used only when the GIL is on anyway: importing it on a free-threaded
+    build would switch the GIL back on for the whole process.
+    """
+    module = _hiredis_module() if fast else None
+    if module is None:
+        return RequestParser(max_bulk_len)
+    return HiredisRequestParser(max_bulk_len, module)
+
+
+_HIREDIS = None
+
+
+def _hiredis_module():
+    global _HIREDIS
+    if _HIREDIS is None:
+        import sys
+        gil_check = getattr(sys, "_is_gil_enabled", None)
+        if gil_check is not None and not gil_check():
+            _HIREDIS = False
+        else:
+            try:
+                import hiredis
+                _HIREDIS = hiredis
+            except ImportError:
+                _HIREDIS = False
+    return _HIREDIS or None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import time
 
-from ferrous.protocol import RequestParser
+from ferrous.protocol.parser import make_parser
 
 _ids = itertools.count(1)
 _id_lock = __import__("threading").Lock()
@@ -29,12 +29,13 @@ class Connection:
         self.addr = addr
         self.laddr = laddr
         self.io = io_thread
-        self.parser = RequestParser(max_bulk_len)
+        self.parser = make_parser(max_bulk_len)
         self.out = bytearray()          # bytes waiting for the socket (I/O thread only)
         self.busy = False               # a WorkItem of this connection is queued or running
         self.closed = False
         self.close_after_reply = False  # QUIT, protocol error, CLIENT KILL of self
         self.kill_requested = False
+        self.read_stopped = False
         self.write_registered = False
         # command state
         self.db = 0

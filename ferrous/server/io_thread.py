@@ -68,6 +68,11 @@ class IOThread(threading.Thread):
         self.responses.append((conn, data, action))
         self.wake()
 
+    def deliver_many(self, replies: list) -> None:
+        """A worker's replies for several of this thread's connections, one wake-up."""
+        self.responses.extend(replies)
+        self.wake()
+
     def stop(self) -> None:
         self.running = False
         self._wake_pending = False
@@ -223,7 +228,7 @@ class IOThread(threading.Thread):
             self._close(conn)
 
     def _update_events(self, conn) -> None:
-        events = 0 if conn.close_after_reply else selectors.EVENT_READ
+        events = 0 if (conn.close_after_reply or conn.read_stopped) else selectors.EVENT_READ
         if conn.write_registered:
             events |= selectors.EVENT_WRITE
         if events == 0:
@@ -234,7 +239,8 @@ class IOThread(threading.Thread):
             pass
 
     def _stop_reading(self, conn) -> None:
-        conn.close_after_reply = True
+        # After a protocol error nothing more is read; the worker's reply closes it.
+        conn.read_stopped = True
         self._update_events(conn)
 
     def _close(self, conn) -> None:

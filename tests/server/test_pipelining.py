@@ -1,0 +1,117 @@
+"""Ordering and protocol-error behaviour over real sockets, on Ferrous and Redis."""
+import socket
+import threading
+import time
+
+import redis
+
+from resp_client import RawClient, encode_command
+
+
+def _read_until_closed(sock, deadline=10.0):
+    sock.settimeout(deadline)
+    data = b""
+    while True:
+        try:
+            chunk = sock.recv(65536)
+        except socket.timeout:
+            return data, False
+        if not chunk:
+            return data, True
+        data += chunk
+
+
+def test_pipelined_replies_come_back_in_order(server):
+    client = RawClient(port=server.port)
+    client.call("DEL", "counter")
+    payload = b"".join(encode_command("INCR", "counter") for _ in range(2000))
+    client.send_raw(payload)
+    assert [client.read_reply() for _ in range(2000)] == list(range(1, 2001))
+    client.close()
+
+
+def test_request_split_byte_by_byte(server):
+    client = RawClient(port=server.port)
+    payload = encode_command("SET", "split", "value") + encode_command("GET", "split")
+    for i in range(len(payload)):
+        client.send_raw(payload[i:i + 1])
+    assert client.read_reply().text == "OK"
+    assert client.read_reply() == b"value"
+    client.close()
+
+
+def test_inline_commands(server):
+    client = RawClient(port=server.port)
+    client.send_raw(b"PING\r\nSET inline 'a b'\r\nGET inline\r\n")
+    assert client.read_reply().text == "PONG"
+    assert client.read_reply().text == "OK"
+    assert client.read_reply() == b"a b"
+    client.close()
+
+
+def test_protocol_error_replies_then_closes(server):
+    sock = socket.create_connection(("127.0.0.1", server.port))
+    sock.sendall(b"*1\r\n$4\r\nPING\r\n*1\r\n$x\r\n")
+    data, closed = _read_until_closed(sock)
+    assert data == b"+PONG\r\n-ERR Protocol error: invalid bulk length\r\n"
+    assert closed
+    sock.close()
+
+
+def test_unbalanced_quotes_closes(server):
+    sock = socket.create_connection(("127.0.0.1", server.port))
+    sock.sendall(b'SET "a b\r\n')
+    data, closed = _read_until_closed(sock)
+    assert data == b"-ERR Protocol error: unbalanced quotes in request\r\n"
+    assert closed
+    sock.close()
+
+
+def test_command_error_keeps_connection_open(server):
+    client = RawClient(port=server.port)
+    assert client.call("NOSUCHCOMMAND").text.startswith("ERR unknown command 'NOSUCHCOMMAND'")
+    assert client.call("GET").text == "ERR wrong number of arguments for 'get' command"
+    assert client.call("PING").text == "PONG"
+    client.close()
+
+
+def test_many_clients_interleaved_each_see_their_own_order(server):
+    errors = []
+
+    def worker(n):
+        try:
+            c = RawClient(port=server.port)
+            key = f"client:{n}"
+            c.call("DEL", key)
+            c.send_raw(b"".join(encode_command("INCR", key) for _ in range(300)))
+            got = [c.read_reply() for _ in range(300)]
+            if got != list(range(1, 301)):
+                errors.append((n, got[:5]))
+            c.close()
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append((n, repr(exc)))
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+
+
+def test_quit_replies_ok_then_closes(server):
+    sock = socket.create_connection(("127.0.0.1", server.port))
+    sock.sendall(b"QUIT\r\nPING\r\n")
+    data, closed = _read_until_closed(sock)
+    assert data == b"+OK\r\n"
+    assert closed
+    sock.close()
+
+
+def test_redis_py_pipeline(r):
+    pipe = r.pipeline(transaction=False)
+    for i in range(100):
+        pipe.set(f"k{i}", i)
+        pipe.get(f"k{i}")
+    results = pipe.execute()
+    assert results[1::2] == [str(i).encode() for i in range(100)]
