@@ -84,3 +84,100 @@ def unknown_subcommand(sub: bytes, container: str) -> CommandError:
 def _sanitize(text: str) -> str:
     """Redis replaces newlines in error text with spaces so the reply stays one line."""
     return text.replace("\r", " ").replace("\n", " ")
+
+
+# --- connection group (PING, SELECT, AUTH, HELLO, RESET, CLIENT) -------------------
+HELLO_NOAUTH = (
+    "NOAUTH HELLO must be called with the client already authenticated, otherwise the "
+    "HELLO AUTH <user> <pass> option can be used to authenticate the client and select "
+    "the RESP protocol version at the same time"
+)
+HELLO_SYNTAX = "ERR Syntax error in HELLO option '%s'"
+INT_OUT_OF_RANGE = "ERR value is out of range, value must between %d and %d"
+RESET_NOT_NORMAL = "ERR can only reset normal client connections"
+CLIENT_ID_NOT_POSITIVE = "ERR client-id should be greater than 0"
+INVALID_CLIENT_ID = "ERR Invalid client ID"
+UNKNOWN_CLIENT_TYPE = "ERR Unknown client type '%s'"
+NO_SUCH_USER = "ERR No such user '%s'"
+CLIENT_CACHING_NO_TRACKING = (
+    "ERR CLIENT CACHING can be called only when the client is in tracking mode with "
+    "OPTIN or OPTOUT mode enabled"
+)
+# CLIENT SETINFO is Redis 7.2 (redis-py sends it on connect); texts as 7.2 words them.
+SETINFO_UNRECOGNIZED = "ERR Unrecognized option '%s'"
+SETINFO_BAD_CHARS = "ERR %s cannot contain spaces, newlines or special characters."
+
+
+# --- hash and set groups (t_hash.c, t_set.c) ---------------------------------------
+HASH_VALUE_NOT_INT = "ERR hash value is not an integer"
+HASH_VALUE_NOT_FLOAT = "ERR hash value is not a float"
+INCR_ARG_NAN_OR_INF = "ERR value is NaN or Infinity"
+VALUE_OUT_OF_RANGE = "ERR value is out of range"
+COUNT_RANGE = "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"
+MUST_BE_POSITIVE = "ERR value is out of range, must be positive"
+NUMKEYS_NOT_POSITIVE = "ERR numkeys should be greater than 0"
+NUMKEYS_TOO_MANY = "ERR Number of keys can't be greater than number of args"
+LIMIT_NEGATIVE = "ERR LIMIT can't be negative"
+
+
+# --- string group (t_string.c) ------------------------------------------------------
+DECREMENT_OVERFLOW = "ERR decrement would overflow"
+LCS_NOT_STRINGS = "ERR The specified keys must contain string values"
+LCS_LEN_AND_IDX = "ERR If you want both the length and indexes, please just use IDX."
+LCS_TOO_BIG = "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len"
+
+
+# --- generic group (keyspace: EXPIRE, OBJECT, SCAN, RENAME, COPY, MOVE ...) --------
+EXPIRE_NX_INCOMPATIBLE = "ERR NX and XX, GT or LT options at the same time are not compatible"
+EXPIRE_GT_LT_INCOMPATIBLE = "ERR GT and LT options at the same time are not compatible"
+UNSUPPORTED_OPTION = "ERR Unsupported option %s"
+OBJECT_FREQ_NOT_LFU = (
+    "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note "
+    "that when switching between policies at runtime LRU and LFU data will take some time "
+    "to adjust."
+)
+OBJECT_IDLETIME_LFU = (
+    "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when "
+    "switching between policies at runtime LRU and LFU data will take some time to adjust."
+)
+
+
+# --- sorted set and geo groups (t_zset.c, geo.c) ------------------------------------
+ZADD_XX_AND_NX = "ERR XX and NX options at the same time are not compatible"
+ZADD_GT_LT_NX = "ERR GT, LT, and/or NX options at the same time are not compatible"
+ZADD_INCR_ONE_PAIR = "ERR INCR option supports a single increment-element pair"
+ZSET_SCORE_NAN = "ERR resulting score is not a number (NaN)"
+ZSET_MIN_MAX_NOT_FLOAT = "ERR min or max is not a float"
+ZSET_LEX_RANGE_INVALID = "ERR min or max not valid string range item"
+ZRANGE_LIMIT_NEEDS_BY = "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX"
+ZRANGE_WITHSCORES_BYLEX = "ERR syntax error, WITHSCORES not supported in combination with BYLEX"
+ZSETOP_NEEDS_KEYS = "ERR at least 1 input key is needed for '%s' command"
+ZSET_WEIGHT_NOT_FLOAT = "ERR weight value is not a float"
+ZMPOP_COUNT_NOT_POSITIVE = "ERR count should be greater than 0"
+GEO_INVALID_LONLAT = "ERR invalid longitude,latitude pair %f,%f"
+GEO_UNSUPPORTED_UNIT = "ERR unsupported unit provided. please use M, KM, FT, MI"
+GEO_NEED_RADIUS = "ERR need numeric radius"
+GEO_RADIUS_NEGATIVE = "ERR radius cannot be negative"
+GEO_NEED_WIDTH = "ERR need numeric width"
+GEO_NEED_HEIGHT = "ERR need numeric height"
+GEO_BOX_NEGATIVE = "ERR height or width cannot be negative"
+GEO_MEMBER_UNDECODABLE = "ERR could not decode requested zset member"
+GEO_COUNT_NOT_POSITIVE = "ERR COUNT must be > 0"
+GEO_ANY_NEEDS_COUNT = "ERR the ANY argument requires COUNT argument"
+GEO_STORE_INCOMPATIBLE = "ERR %s is not compatible with WITHDIST, WITHHASH and WITHCOORD options"
+GEO_NEED_FROM = "ERR exactly one of FROMMEMBER or FROMLONLAT can be specified for %s"
+GEO_NEED_BY = "ERR exactly one of BYRADIUS and BYBOX can be specified for %s"
+
+
+# ---------------------------------------------------------------------------
+# Server group (ferrous/commands/server.py): SWAPDB, SHUTDOWN, CONFIG, COMMAND
+# ---------------------------------------------------------------------------
+SWAPDB_INVALID_FIRST = "ERR invalid first DB index"
+SWAPDB_INVALID_SECOND = "ERR invalid second DB index"
+SHUTDOWN_NOT_IN_PROGRESS = "ERR No shutdown in progress."
+CONFIG_NO_FILE = "ERR The server is running without a config file"
+CONFIG_REWRITE_FAILED = "ERR Rewriting config file: %s"
+COMMAND_INVALID = "ERR Invalid command specified"
+COMMAND_INVALID_ARG_COUNT = "ERR Invalid number of arguments specified for command"
+COMMAND_NO_KEY_ARGS = "ERR The command has no key arguments"
+COMMAND_INVALID_ARGS = "ERR Invalid arguments specified for command"

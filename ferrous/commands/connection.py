@@ -1,23 +1,63 @@
-"""Connection group: PING, ECHO, QUIT, SELECT, HELLO, AUTH, RESET, CLIENT ..."""
+"""Connection group: PING, ECHO, QUIT, SELECT, AUTH, HELLO, RESET.
+
+CLIENT and its sub-commands live in client.py.
+"""
 from __future__ import annotations
+
+import hmac
 
 from ferrous import REDIS_VERSION, errors
 from ferrous.commands.args import parse_int
 from ferrous.commands.registry import command
 from ferrous.errors import CommandError
-from ferrous.protocol import Push
+
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+
+# Functions (ctx, conn) that drop per-client state owned by other groups when the
+# client sends RESET: transactions (unwatch), pubsub (unsubscribe without messages),
+# MONITOR, tracking. Each group appends its own with `on_reset`.
+RESET_HOOKS: list = []
 
 
-@command("ping", arity=-1, flags="fast sentinel", group="connection")
+def on_reset(hook):
+    """Decorator: call hook(ctx, conn) when a client sends RESET."""
+    RESET_HOOKS.append(hook)
+    return hook
+
+
+def pubsub_counts(conn) -> tuple[int, int, int]:
+    """Channels, patterns and shard channels conn is subscribed to.
+
+    The pubsub group keeps them on the Connection under Redis's names; until it
+    lands a connection has none.
+    """
+    return (len(getattr(conn, "pubsub_channels", None) or ()),
+            len(getattr(conn, "pubsub_patterns", None) or ()),
+            len(getattr(conn, "pubsub_shard_channels", None) or ()))
+
+
+def is_subscribed(conn) -> bool:
+    return any(pubsub_counts(conn))
+
+
+def check_client_name(name: bytes, error: str = errors.CLIENT_NAME_SPACES) -> None:
+    """Names are printable ASCII without spaces, so CLIENT LIST splits on spaces."""
+    if any(c < 0x21 or c > 0x7E for c in name):
+        raise CommandError(error)
+
+
+@command("ping", arity=-1, flags="fast", group="connection")
 def ping(ctx, argv):
     if len(argv) > 2:
         raise errors.wrong_arity("ping")
-    if ctx.conn.subscriptions_count() if hasattr(ctx.conn, "subscriptions_count") else False:
-        return Push([b"pong", argv[1] if len(argv) > 1 else b""])
-    return argv[1] if len(argv) > 1 else "PONG"
+    message = argv[1] if len(argv) > 1 else None
+    if ctx.conn.resp == 2 and is_subscribed(ctx.conn):
+        # A RESP2 subscriber only reads arrays, so Redis answers ["pong", message].
+        return [b"pong", b"" if message is None else message]
+    return "PONG" if message is None else message
 
 
-@command("echo", arity=2, flags="fast", group="connection")
+@command("echo", arity=2, flags="loading stale fast", group="connection")
 def echo(ctx, argv):
     return argv[1]
 
@@ -30,42 +70,45 @@ def quit_(ctx, argv):
 
 @command("select", arity=2, flags="loading stale fast", group="connection")
 def select(ctx, argv):
-    index = parse_int(argv[1], errors.NOT_INTEGER)
+    index = _parse_c_int(argv[1])
     if index < 0 or index >= len(ctx.keyspace.dbs):
         raise CommandError(errors.INVALID_DB_INDEX)
     ctx.conn.db = index
     return "OK"
 
 
-@command("hello", arity=-1, flags="noscript loading stale fast no_auth sentinel allow_busy", group="connection")
+def _parse_c_int(data: bytes) -> int:
+    """getIntFromObjectOrReply: a long long first, then the range of a C int."""
+    value = parse_int(data)
+    if value < INT_MIN or value > INT_MAX:
+        raise CommandError(errors.INT_OUT_OF_RANGE % (INT_MIN, INT_MAX))
+    return value
+
+
+@command("auth", arity=-2, flags="noscript loading stale fast no_auth allow_busy", group="connection")
+def auth(ctx, argv):
+    if len(argv) > 3:
+        raise CommandError(errors.SYNTAX_ERR)
+    if len(argv) == 2:
+        # The one-argument form is an error while the default user needs no password.
+        if not ctx.server.config.requirepass:
+            raise CommandError(errors.AUTH_NOT_CONFIGURED)
+        user, password = b"default", argv[1]
+    else:
+        user, password = argv[1], argv[2]
+    _authenticate(ctx, user, password)
+    return "OK"
+
+
+@command("hello", arity=-1, flags="noscript loading stale fast no_auth allow_busy", group="connection")
 def hello(ctx, argv):
     conn = ctx.conn
-    version = None
-    if len(argv) >= 2:
-        try:
-            version = parse_int(argv[1])
-        except CommandError:
-            raise CommandError(errors.PROTOCOL_VERSION_NOT_INT) from None
-        if version < 2 or version > 3:
-            raise CommandError(errors.NOPROTO)
-    i = 2
-    name = None
-    while i < len(argv):
-        opt = argv[i].upper()
-        more = len(argv) - i - 1
-        if opt == b"AUTH" and more >= 2:
-            _authenticate(ctx, argv[i + 1], argv[i + 2])
-            i += 3
-        elif opt == b"SETNAME" and more >= 1:
-            name = argv[i + 1]
-            _check_client_name(name)
-            i += 2
-        else:
-            raise CommandError("ERR Syntax error in HELLO option '%s'" % argv[i].decode("utf-8", "surrogateescape"))
+    version = _hello_version(argv)
+    credentials, name = _hello_options(argv)
+    if credentials is not None:
+        _authenticate(ctx, *credentials)
     if not conn.authenticated:
-        raise CommandError("NOAUTH HELLO must be called with the client already authenticated, "
-                           "otherwise the HELLO <proto> AUTH <user> <pass> option can be used to "
-                           "authenticate the client and select the RESP protocol version at the same time")
+        raise CommandError(errors.HELLO_NOAUTH)
     if name is not None:
         conn.name = name or None
     if version is not None:
@@ -81,20 +124,74 @@ def hello(ctx, argv):
     }
 
 
-def _check_client_name(name: bytes) -> None:
-    if any(c < 0x21 or c > 0x7E for c in name):
-        raise CommandError(errors.CLIENT_NAME_SPACES)
+def _hello_version(argv: list) -> int | None:
+    if len(argv) < 2:
+        return None
+    version = parse_int(argv[1], errors.PROTOCOL_VERSION_NOT_INT)
+    if version < 2 or version > 3:
+        raise CommandError(errors.NOPROTO)
+    return version
+
+
+def _hello_options(argv: list) -> tuple:
+    """(user, password) or None, and the new name or None; nothing is applied yet."""
+    credentials = name = None
+    i = 2
+    while i < len(argv):
+        opt = argv[i].upper()
+        more = len(argv) - i - 1
+        if opt == b"AUTH" and more >= 2:
+            credentials = (argv[i + 1], argv[i + 2])
+            i += 3
+        elif opt == b"SETNAME" and more >= 1:
+            name = argv[i + 1]
+            check_client_name(name)  # Redis checks the name while parsing, before AUTH
+            i += 2
+        else:
+            raise CommandError(errors.HELLO_SYNTAX % argv[i].decode("utf-8", "surrogateescape"))
+    return credentials, name
 
 
 def _authenticate(ctx, user: bytes, password: bytes) -> None:
+    """ACLAuthenticateUser: on success the client is that user; a failure changes nothing."""
     checker = getattr(ctx.server, "check_credentials", None)
     if checker is not None:
         ok = checker(user, password)
     else:
         required = ctx.server.config.requirepass
-        ok = user == b"default" and (not required or password == required.encode())
+        if isinstance(required, str):
+            required = required.encode("utf-8", "surrogateescape")
+        ok = user == b"default" and (not required or hmac.compare_digest(password, required))
     if not ok:
         raise CommandError(errors.WRONGPASS)
-    ctx.conn.authenticated = True
-    ctx.conn.parser.auth_required = False
-    ctx.conn.user = user.decode("utf-8", "surrogateescape")
+    conn = ctx.conn
+    conn.authenticated = True
+    conn.parser.auth_required = False
+    conn.user = user.decode("utf-8", "surrogateescape")
+
+
+@command("reset", arity=1, flags="noscript loading stale fast no_auth allow_busy", group="connection")
+def reset(ctx, argv):
+    conn = ctx.conn
+    if "S" in conn.flags or "M" in conn.flags:
+        raise CommandError(errors.RESET_NOT_NORMAL)
+    for hook in RESET_HOOKS:
+        hook(ctx, conn)
+    _clear_connection_state(ctx, conn)
+    return "RESET"
+
+
+def _clear_connection_state(ctx, conn) -> None:
+    """clearClientConnectionState: a client as if it had just connected (id, address,
+    NO-EVICT and statistics stay)."""
+    conn.db = 0
+    conn.resp = 2
+    conn.user = "default"
+    conn.authenticated = not ctx.server.auth_required()
+    conn.parser.auth_required = not conn.authenticated
+    conn.multi = None
+    conn.multi_error = False
+    conn.watched = None
+    conn.name = None
+    conn.reply_mode = "on"   # so that +RESET itself is sent even after CLIENT REPLY OFF
+    conn.flags.discard("r")  # READONLY (cluster)

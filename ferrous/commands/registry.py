@@ -17,7 +17,7 @@ FLAG_ORDER = [
     "write", "readonly", "denyoom", "module", "admin", "pubsub", "noscript", "blocking",
     "loading", "stale", "skip_monitor", "skip_slowlog", "asking", "fast", "no_auth",
     "may_replicate", "sentinel", "only_sentinel", "no_mandatory_keys", "no_propagate",
-    "no_multi", "allow_busy", "movablekeys",
+    "no_async_loading", "no_multi", "allow_busy", "movablekeys",
 ]
 CATEGORY_ORDER = [
     "keyspace", "read", "write", "set", "sortedset", "list", "hash", "string", "bitmap",
@@ -132,9 +132,11 @@ def command(name: str, arity: int, flags: str = "", keys: tuple = (0, 0, 0), gro
 def container(name: str, arity: int, group: str, flags: str = "", acl: str = "") -> None:
     """Declare a command that only dispatches to sub-commands (CONFIG, CLIENT, ...)."""
     flagset = frozenset(flags.split())
+    # Redis gives containers only the categories their flags imply (CLIENT is just
+    # @slow); the group's category belongs to the sub-commands.
     TABLE[name.encode()] = Command(
         name=name, handler=None, arity=arity, flags=flagset, group=group,
-        categories=_categories(flagset, group, acl),
+        categories=_categories(flagset, "", acl),
     )
 
 

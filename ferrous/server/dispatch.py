@@ -14,6 +14,7 @@ from ferrous.protocol.encoder import encode_into
 log = logging.getLogger("ferrous.dispatch")
 
 _perf = time.perf_counter_ns
+_time = time.time
 
 
 def resolve(argv: list):
@@ -21,7 +22,8 @@ def resolve(argv: list):
     cmd = TABLE.get(argv[0].lower())
     if cmd is None:
         return None, errors.unknown_command(argv)
-    if cmd.subcommands:
+    if cmd.subcommands and (len(argv) >= 2 or cmd.handler is None):
+        # A container with a handler of its own also runs bare (COMMAND); others need a sub-command.
         if len(argv) < 2:
             return None, errors.wrong_arity(cmd.name)
         sub = cmd.subcommands.get(argv[1].lower())
@@ -38,11 +40,14 @@ def resolve(argv: list):
 def execute(ctx, conn, argv: list, out: bytearray) -> None:
     """Run one command for conn and append its encoded reply to out."""
     cmd, error = resolve(argv)
+    conn.last_interaction = _time()  # CLIENT LIST idle=
     if error is not None:
+        conn.last_command = _rejected_command_name(argv)
         if conn.multi is not None:
             conn.multi_error = True
         _reply_error(ctx, conn, error.message, out, rejected=None)
         return
+    conn.last_command = cmd.name  # CLIENT LIST cmd=
     if not conn.authenticated and not cmd.no_auth:
         _reply_error(ctx, conn, errors.NOAUTH, out, rejected=cmd)
         return
@@ -91,10 +96,20 @@ def call(ctx, conn, cmd, argv: list, out: bytearray) -> None:
     if conn.reply_mode != "on":
         if conn.reply_mode == "skip":
             conn.reply_mode = "on"
+        elif conn.reply_mode == "skip_next":  # CLIENT REPLY SKIP silences the next command
+            conn.reply_mode = "skip"
         return
     if type(reply) is ErrorReply:
         _note_error(ctx, reply.text)
     encode_into(out, reply, conn.resp)
+
+
+def _rejected_command_name(argv: list) -> str:
+    """Redis's lastcmd after a rejected command: the command if lookup found it, else NULL."""
+    cmd = TABLE.get(argv[0].lower())
+    if cmd is not None and cmd.subcommands and len(argv) >= 2:
+        cmd = cmd.subcommands.get(argv[1].lower())
+    return cmd.name if cmd is not None else "NULL"
 
 
 def _lock_keys(keyspace, cmd, argv):
