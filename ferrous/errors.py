@@ -181,3 +181,14 @@ COMMAND_INVALID = "ERR Invalid command specified"
 COMMAND_INVALID_ARG_COUNT = "ERR Invalid number of arguments specified for command"
 COMMAND_NO_KEY_ARGS = "ERR The command has no key arguments"
 COMMAND_INVALID_ARGS = "ERR Invalid arguments specified for command"
+
+
+# --- list group and blocking commands (t_list.c, blocked.c, timeout.c) --------------
+TIMEOUT_NOT_INTEGER = "ERR timeout is not an integer or out of range"
+LPOS_RANK_ZERO = (
+    "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... "
+    "or use negative to start from the end of the list"
+)
+LPOS_COUNT_NEGATIVE = "ERR COUNT can't be negative"
+LPOS_MAXLEN_NEGATIVE = "ERR MAXLEN can't be negative"
+LMPOP_COUNT_NOT_POSITIVE = "ERR count should be greater than 0"

@@ -33,7 +33,9 @@ def resolve(argv: list):
     arity = cmd.arity
     n = len(argv)
     if (arity > 0 and n != arity) or n < -arity:
-        return None, errors.wrong_arity(cmd.name)
+        error = errors.wrong_arity(cmd.name)
+        error.command = cmd     # counted in its rejected_calls (INFO commandstats)
+        return None, error
     return cmd, None
 
 
@@ -45,7 +47,7 @@ def execute(ctx, conn, argv: list, out: bytearray) -> None:
         conn.last_command = _rejected_command_name(argv)
         if conn.multi is not None:
             conn.multi_error = True
-        _reply_error(ctx, conn, error.message, out, rejected=None)
+        _reply_error(ctx, conn, error.message, out, rejected=getattr(error, "command", None))
         return
     conn.last_command = cmd.name  # CLIENT LIST cmd=
     if not conn.authenticated and not cmd.no_auth:

@@ -1,0 +1,1059 @@
+"""Server group (server.c, db.c, config.c): DBSIZE, FLUSHDB, FLUSHALL, SWAPDB, TIME,
+SHUTDOWN, INFO, CONFIG *, COMMAND *.
+
+COMMAND INFO/DOCS are generated from the command table plus the tips, key specs and
+docs recorded from Redis 7.0 (registry.redis_meta()), so they match Redis byte for
+byte for every command both servers implement.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import platform
+import resource
+import selectors
+import struct
+import sys
+import time
+
+from ferrous import REDIS_VERSION, __version__, errors
+from ferrous.commands.args import is_int
+from ferrous.commands.registry import (
+    CATEGORY_ORDER, FLAG_ORDER, LOCK_ALL, TABLE, command, container, redis_meta,
+)
+from ferrous.config import ConfigError
+from ferrous.errors import CommandError
+from ferrous.protocol import Raw, RespSet, Simple, Verbatim
+from ferrous.protocol.encoder import encode
+from ferrous.storage.glob import glob_match
+
+
+# ---------------------------------------------------------------------------------
+# Whole-keyspace commands
+# ---------------------------------------------------------------------------------
+@command("dbsize", arity=1, flags="readonly fast", group="server", acl="@keyspace", lock=LOCK_ALL)
+def dbsize(ctx, argv):
+    return ctx.db.size()
+
+
+def _flush_flags(ctx, argv) -> bool:
+    """getFlushCommandFlags: [SYNC|ASYNC]; returns True for ASYNC (freed in the background)."""
+    if len(argv) == 1:
+        return ctx.server.config.lazyfree_lazy_user_flush
+    if len(argv) == 2 and argv[1].lower() in (b"sync", b"async"):
+        return argv[1].lower() == b"async"
+    raise CommandError(errors.SYNTAX_ERR)
+
+
+def _generic_flush(ctx, dbs) -> int:
+    """emptyData: clear the databases, telling WATCH and blocked clients first."""
+    events = ctx.keyspace.events
+    on_flushed = getattr(events, "on_flushed", None)
+    removed = 0
+    for db in dbs:
+        if on_flushed is not None:
+            on_flushed(db)
+        elif events.on_modified is not None:
+            for key in list(db.iter_keys()):
+                events.on_modified(db, key)
+        removed += db.flush()
+    # FLUSHDB/FLUSHALL are propagated even when nothing was removed (forceCommandPropagation).
+    ctx.force_propagation = True
+    return removed
+
+
+@command("flushdb", arity=-1, flags="write", group="server", acl="@keyspace @dangerous", lock=LOCK_ALL)
+def flushdb(ctx, argv):
+    _flush_flags(ctx, argv)     # ASYNC frees in the background in Redis; clearing is O(1) here
+    ctx.dirty += _generic_flush(ctx, [ctx.db])
+    return "OK"
+
+
+@command("flushall", arity=-1, flags="write", group="server", acl="@keyspace @dangerous", lock=LOCK_ALL)
+def flushall(ctx, argv):
+    _flush_flags(ctx, argv)
+    ctx.dirty += _generic_flush(ctx, ctx.keyspace.dbs) + 1
+    # Redis also drops the functions and, when save points are configured, saves the
+    # (now empty) dataset. Their modules provide these hooks; they run while this
+    # command holds the whole keyspace, so they must not take shard locks.
+    for hook_name in ("functions_flush", "flushall_save"):
+        hook = getattr(ctx.server, hook_name, None)
+        if hook is not None:
+            hook()
+    return "OK"
+
+
+@command("swapdb", arity=3, flags="write fast", group="server", acl="@keyspace @dangerous", lock=LOCK_ALL)
+def swapdb(ctx, argv):
+    first = _db_index(argv[1], errors.SWAPDB_INVALID_FIRST)
+    second = _db_index(argv[2], errors.SWAPDB_INVALID_SECOND)
+    count = len(ctx.keyspace.dbs)
+    if not (0 <= first < count and 0 <= second < count):
+        raise CommandError(errors.INVALID_DB_INDEX)
+    ctx.keyspace.swap(first, second)
+    hook = getattr(ctx.keyspace.events, "on_swapdb", None)   # WATCH and blocked clients
+    if hook is not None:
+        hook(first, second)
+    ctx.dirty += 1
+    return "OK"
+
+
+def _db_index(arg: bytes, error: str) -> int:
+    """getIntFromObjectOrReply: a C int, else the command's own error text."""
+    if not is_int(arg) or not -(2**31) <= int(arg) < 2**31:
+        raise CommandError(error)
+    return int(arg)
+
+
+@command("time", arity=1, flags="loading stale fast", group="server")
+def time_(ctx, argv):
+    now = time.time_ns() // 1000
+    return [b"%d" % (now // 1_000_000), b"%d" % (now % 1_000_000)]
+
+
+# ---------------------------------------------------------------------------------
+# SHUTDOWN
+# ---------------------------------------------------------------------------------
+_SHUTDOWN_OPTIONS = {b"nosave": "nosave", b"save": "save", b"now": "now", b"force": "force"}
+
+
+@command("shutdown", arity=-1, flags="admin noscript loading stale no_multi sentinel allow_busy", group="server")
+def shutdown(ctx, argv):
+    options, abort = set(), False
+    for arg in argv[1:]:
+        lowered = arg.lower()
+        if lowered == b"abort":
+            abort = True
+        elif lowered in _SHUTDOWN_OPTIONS:
+            options.add(_SHUTDOWN_OPTIONS[lowered])
+        else:
+            raise CommandError(errors.SYNTAX_ERR)
+    if (abort and options) or {"save", "nosave"} <= options:
+        raise CommandError(errors.SYNTAX_ERR)
+    if abort:
+        # Ferrous never waits for lagging replicas, so no shutdown is ever pending.
+        raise CommandError(errors.SHUTDOWN_NOT_IN_PROGRESS)
+    _save_before_shutdown(ctx, options)
+    ctx.server.request_shutdown()
+    # Like Redis, the client gets no reply: the connection closes as the server exits.
+    ctx.conn.close_after_reply = True
+    return Raw(b"")
+
+
+def _save_before_shutdown(ctx, options: set) -> None:
+    """prepareForShutdown: save when asked to, or when save points exist and NOSAVE is absent.
+
+    Persistence provides `server.rdb_save()`; until it lands SAVE behaves like NOSAVE.
+    """
+    wants_save = "save" in options or (ctx.server.config.save and "nosave" not in options)
+    saver = getattr(ctx.server, "rdb_save", None)
+    if not wants_save or saver is None:
+        return
+    try:
+        saver()
+    except Exception:
+        if "force" not in options:
+            raise CommandError(errors.SHUTDOWN_ERR) from None
+
+
+# ---------------------------------------------------------------------------------
+# CONFIG
+# ---------------------------------------------------------------------------------
+container("config", arity=-2, group="server")
+
+
+@command("config|get", arity=-3, flags="admin noscript loading stale")
+def config_get(ctx, argv):
+    return ctx.server.config.get_matching(argv[2:])
+
+
+@command("config|set", arity=-4, flags="admin noscript loading stale")
+def config_set(ctx, argv):
+    if len(argv) % 2:
+        raise CommandError(errors.SYNTAX_ERR)
+    config = ctx.server.config
+    pairs = [(argv[i], argv[i + 1]) for i in range(2, len(argv), 2)]
+    config.set_many(pairs, protected_ok=config.protected_allowed(_is_local_client(ctx.conn)))
+    return "OK"
+
+
+def _is_local_client(conn) -> bool:
+    """islocalClient: a unix socket or a loopback address."""
+    addr = getattr(conn, "addr", None)
+    if not addr or not isinstance(addr, tuple):
+        return True
+    host = addr[0]
+    return host.startswith("127.") or host in ("::1", "localhost") or host.startswith("::ffff:127.")
+
+
+@command("config|resetstat", arity=2, flags="admin noscript loading stale")
+def config_resetstat(ctx, argv):
+    reset_statistics(ctx.server)
+    return "OK"
+
+
+def reset_statistics(server) -> None:
+    """resetServerStats + resetCommandTableStats + resetErrorTableStats."""
+    for worker_ctx in _contexts(server):
+        worker_ctx.command_stats = {}
+        worker_ctx.error_stats = {}
+        worker_ctx.commands_processed = 0
+        worker_ctx.keyspace_hits = 0
+        worker_ctx.keyspace_misses = 0
+        worker_ctx.total_error_replies = 0
+    stats = server.stats
+    with stats._lock:
+        for name in ("total_connections_received", "rejected_connections", "total_net_input_bytes",
+                     "total_net_output_bytes", "expired_keys", "evicted_keys",
+                     "expired_time_cap_reached_count"):
+            setattr(stats, name, 0)
+        stats.expired_stale_perc = 0.0
+        stats.ops_samples.clear()
+
+
+@command("config|rewrite", arity=2, flags="admin noscript loading stale")
+def config_rewrite(ctx, argv):
+    config = ctx.server.config
+    if config.config_file is None:
+        raise CommandError(errors.CONFIG_NO_FILE)
+    describe_users = getattr(ctx.server, "acl_rewrite_lines", None)   # from the ACL module
+    try:
+        config.rewrite(user_lines=describe_users() if describe_users else None)
+    except ConfigError as exc:
+        raise CommandError("ERR " + exc.reason) from None
+    return "OK"
+
+
+_CONFIG_HELP = [
+    "GET <pattern>",
+    "    Return parameters matching the glob-like <pattern> and their values.",
+    "SET <directive> <value>",
+    "    Set the configuration <directive> to <value>.",
+    "RESETSTAT",
+    "    Reset statistics reported by the INFO command.",
+    "REWRITE",
+    "    Rewrite the configuration file.",
+]
+
+
+@command("config|help", arity=2, flags="loading stale")
+def config_help(ctx, argv):
+    return help_reply("CONFIG", _CONFIG_HELP)
+
+
+def help_reply(name: str, lines: list) -> list:
+    """addReplyHelp: a header, the lines, and the standard HELP entry, as status replies."""
+    header = f"{name} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
+    return [Simple(text) for text in [header, *lines, "HELP", "    Prints this help."]]
+
+
+# ---------------------------------------------------------------------------------
+# COMMAND
+# ---------------------------------------------------------------------------------
+# Flags COMMAND INFO never shows (addReplyFlagsForCommand hides them on purpose).
+_HIDDEN_FLAGS = frozenset(("may_replicate", "sentinel", "only_sentinel", "no_propagate", "protected"))
+
+
+@command("command", arity=-1, flags="loading stale", group="server", acl="@connection")
+def command_(ctx, argv):
+    return [command_info(cmd) for cmd in TABLE.values()]
+
+
+@command("command|count", arity=2, flags="loading stale", acl="@connection")
+def command_count(ctx, argv):
+    return len(TABLE)
+
+
+@command("command|info", arity=-2, flags="loading stale", acl="@connection")
+def command_info_(ctx, argv):
+    if len(argv) == 2:
+        return [command_info(cmd) for cmd in TABLE.values()]
+    return [command_info(lookup_fullname(name)) for name in argv[2:]]
+
+
+@command("command|docs", arity=-2, flags="loading stale", acl="@connection")
+def command_docs(ctx, argv):
+    if len(argv) == 2:
+        return {cmd.name.encode(): command_doc(cmd) for cmd in TABLE.values()}
+    pairs = []
+    for name in argv[2:]:
+        cmd = lookup_fullname(name)
+        if cmd is not None:
+            pairs.append((cmd.name.encode(), command_doc(cmd)))
+    return _map_reply(ctx, pairs)
+
+
+@command("command|list", arity=-2, flags="loading stale", acl="@connection")
+def command_list(ctx, argv):
+    keep = _list_filter(argv)
+    return [cmd.name.encode() for cmd in _all_commands() if keep(cmd)]
+
+
+@command("command|getkeys", arity=-4, flags="loading stale", acl="@connection")
+def command_getkeys(ctx, argv):
+    return [argv[2 + pos] for pos, _flags in _generic_getkeys(argv[2:])]
+
+
+@command("command|getkeysandflags", arity=-4, flags="loading stale", acl="@connection")
+def command_getkeysandflags(ctx, argv):
+    return [[argv[2 + pos], flags] for pos, flags in _generic_getkeys(argv[2:])]
+
+
+_COMMAND_HELP = [
+    "(no subcommand)",
+    "    Return details about all Redis commands.",
+    "COUNT",
+    "    Return the total number of commands in this Redis server.",
+    "LIST",
+    "    Return a list of all commands in this Redis server.",
+    "INFO [<command-name> ...]",
+    "    Return details about multiple Redis commands.",
+    "    If no command names are given, documentation details for all",
+    "    commands are returned.",
+    "DOCS [<command-name> ...]",
+    "    Return documentation details about multiple Redis commands.",
+    "    If no command names are given, documentation details for all",
+    "    commands are returned.",
+    "GETKEYS <full-command>",
+    "    Return the keys from a full Redis command.",
+    "GETKEYSANDFLAGS <full-command>",
+    "    Return the keys and the access flags from a full Redis command.",
+]
+
+
+@command("command|help", arity=2, flags="loading stale", acl="@connection")
+def command_help(ctx, argv):
+    return help_reply("COMMAND", _COMMAND_HELP)
+
+
+def lookup_fullname(name: bytes):
+    """lookupCommandBySds: 'get' or 'config|get' (case-insensitive), else None."""
+    parts = name.lower().split(b"|")
+    if len(parts) > 2:
+        return None
+    cmd = TABLE.get(parts[0])
+    if cmd is None or len(parts) == 1:
+        return cmd
+    return cmd.subcommands.get(parts[1])
+
+
+def _all_commands():
+    for cmd in TABLE.values():
+        yield cmd
+        yield from cmd.subcommands.values()
+
+
+def _list_filter(argv):
+    """COMMAND LIST [FILTERBY MODULE name | ACLCAT category | PATTERN pattern]."""
+    keep = None
+    i = 2
+    while i < len(argv):
+        if argv[i].lower() != b"filterby" or len(argv) - 1 - i != 2:
+            raise CommandError(errors.SYNTAX_ERR)
+        kind, arg = argv[i + 1].lower(), argv[i + 2]
+        if kind == b"module":
+            keep = lambda cmd: False                       # no modules in Ferrous  # noqa: E731
+        elif kind == b"aclcat":
+            category = arg.decode("utf-8", "replace").lower()
+            keep = lambda cmd, c=category: c in cmd.categories  # noqa: E731
+        elif kind == b"pattern":
+            keep = lambda cmd, p=arg: glob_match(p, cmd.name.encode(), True)  # noqa: E731
+        else:
+            raise CommandError(errors.SYNTAX_ERR)
+        i += 3
+    return keep or (lambda cmd: True)
+
+
+def _map_reply(ctx, pairs: list):
+    """A map that may repeat a key (COMMAND DOCS get get), which a dict cannot hold."""
+    keys = [key for key, _ in pairs]
+    if len(set(keys)) == len(keys):
+        return dict(pairs)
+    resp = ctx.conn.resp
+    header = b"%%%d\r\n" % len(pairs) if resp == 3 else b"*%d\r\n" % (2 * len(pairs))
+    return Raw(header + b"".join(encode(k, resp) + encode(v, resp) for k, v in pairs))
+
+
+# -- COMMAND INFO / DOCS entries, cached per command ---------------------------------
+_INFO_CACHE: dict = {}
+_DOCS_CACHE: dict = {}
+
+
+def _from_meta(node):
+    """redis_meta.json's tagged JSON -> reply values (str bulk, {"+"} simple, {"~"} set, {"%"} map)."""
+    if isinstance(node, str):
+        return node.encode()
+    if isinstance(node, list):
+        return [_from_meta(item) for item in node]
+    if isinstance(node, dict):
+        if "+" in node:
+            return Simple(node["+"])
+        if "~" in node:
+            return RespSet([_from_meta(item) for item in node["~"]])
+        if "%" in node:
+            return {_from_meta(k): _from_meta(v) for k, v in node["%"]}
+    return node
+
+
+def _plain(node):
+    """Tagged JSON -> plain Python (for evaluating key specs)."""
+    if isinstance(node, list):
+        return [_plain(item) for item in node]
+    if isinstance(node, dict):
+        if "+" in node:
+            return node["+"]
+        if "~" in node:
+            return [_plain(item) for item in node["~"]]
+        if "%" in node:
+            return {k: _plain(v) for k, v in node["%"]}
+    return node
+
+
+def _meta(cmd) -> dict:
+    return redis_meta().get(cmd.name) or {}
+
+
+def _key_specs(cmd) -> list:
+    return _plain(_meta(cmd).get("key_specs") or {"~": []})
+
+
+def _is_movable(cmd) -> bool:
+    """populateCommandMovableKeys: a getkeys function or a key spec that is not index+range."""
+    if cmd.getkeys is not None:
+        return True
+    return any(spec["begin_search"]["type"] != "index" or spec["find_keys"]["type"] != "range"
+               for spec in _key_specs(cmd))
+
+
+def visible_flags(cmd) -> list:
+    flags = set(cmd.flags) - _HIDDEN_FLAGS
+    if _is_movable(cmd):
+        flags.add("movablekeys")
+    return [flag for flag in FLAG_ORDER if flag in flags]
+
+
+def command_info(cmd):
+    """addReplyCommandInfo: the 10-element COMMAND INFO entry (None for an unknown name)."""
+    if cmd is None:
+        return None
+    cached = _INFO_CACHE.get(cmd.name)
+    if cached is None:
+        meta = _meta(cmd)
+        cached = [
+            cmd.name.encode(), cmd.arity,
+            RespSet([Simple(flag) for flag in visible_flags(cmd)]),
+            cmd.first_key, cmd.last_key, cmd.step,
+            RespSet([Simple("@" + cat) for cat in CATEGORY_ORDER if cat in cmd.categories]),
+            _from_meta(meta.get("tips") or {"~": []}),
+            _from_meta(meta.get("key_specs") or {"~": []}),
+            # A command without sub-commands replies an empty set, a container an array.
+            [command_info(sub) for sub in cmd.subcommands.values()] if cmd.subcommands else RespSet([]),
+        ]
+        _INFO_CACHE[cmd.name] = cached
+    return cached
+
+
+def command_doc(cmd) -> dict:
+    """addReplyCommandDocs: the recorded docs, plus a map of sub-command docs for containers."""
+    cached = _DOCS_CACHE.get(cmd.name)
+    if cached is None:
+        docs = _meta(cmd).get("docs")
+        if docs:
+            cached = _from_meta(docs)
+        else:   # a Ferrous-only command: the three mandatory fields
+            cached = {b"summary": b"", b"since": b"", b"group": cmd.group.encode()}
+        if cmd.subcommands:
+            cached[b"subcommands"] = {sub.name.encode(): command_doc(sub) for sub in cmd.subcommands.values()}
+        _DOCS_CACHE[cmd.name] = cached
+    return cached
+
+
+# -- COMMAND GETKEYS -----------------------------------------------------------------
+def _lookup_argv(argv: list):
+    """lookupCommand for a full command line: the sub-command when there is one."""
+    cmd = TABLE.get(argv[0].lower())
+    if cmd is None or len(argv) == 1 or not cmd.subcommands:
+        return cmd
+    return cmd.subcommands.get(argv[1].lower())
+
+
+def _generic_getkeys(argv: list) -> list:
+    """getKeysSubcommandImpl: [(position, flags)] of the keys of a full command line."""
+    cmd = _lookup_argv(argv)
+    if cmd is None:
+        raise CommandError(errors.COMMAND_INVALID)
+    specs = _key_specs(cmd)
+    if cmd.getkeys is None and not cmd.first_key and not any("not_key" not in s["flags"] for s in specs):
+        raise CommandError(errors.COMMAND_NO_KEY_ARGS)
+    if (cmd.arity > 0 and cmd.arity != len(argv)) or len(argv) < -cmd.arity:
+        raise CommandError(errors.COMMAND_INVALID_ARG_COUNT)
+    keys = _keys_from_specs(cmd, specs, argv)
+    if keys is None:
+        keys = _keys_from_table(cmd, specs, argv)
+    if not keys:
+        if "no_mandatory_keys" in cmd.flags:
+            return []
+        raise CommandError(errors.COMMAND_INVALID_ARGS)
+    return keys
+
+
+def _keys_from_specs(cmd, specs: list, argv: list):
+    """getKeysUsingKeySpecs; None when a spec is incomplete or does not fit argv."""
+    if not any("not_key" not in spec["flags"] for spec in specs):
+        return None
+    if any("variable_flags" in spec["flags"] for spec in specs):
+        return None
+    argc = len(argv)
+    keys = []
+    for spec in specs:
+        if "not_key" in spec["flags"]:
+            continue
+        first = _begin_search(spec["begin_search"], argv)
+        if first is None:
+            return None
+        if first == 0:          # keyword not present: this spec has no keys here
+            continue
+        span = _find_keys(spec["find_keys"], first, argv)
+        if span is None:
+            return None
+        first, last, step = span
+        if last >= argc or last < first or first >= argc:
+            return None
+        flags = RespSet([Simple(flag) for flag in spec["flags"]])
+        keys.extend((pos, flags) for pos in range(first, last + 1, step) if pos < argc)
+        if "incomplete" in spec["flags"]:
+            return None
+    return keys
+
+
+def _begin_search(begin: dict, argv: list):
+    kind, spec = begin["type"], begin["spec"]
+    if kind == "index":
+        return spec["index"]
+    if kind != "keyword":
+        return None
+    argc, keyword, start = len(argv), spec["keyword"].encode().lower(), spec["startfrom"]
+    positions = range(start, argc) if start > 0 else range(argc + start, 0, -1)
+    for i in positions:
+        if 1 <= i < argc and argv[i].lower() == keyword:
+            return i + 1
+    return 0
+
+
+def _find_keys(find: dict, first: int, argv: list):
+    kind, spec, argc = find["type"], find["spec"], len(argv)
+    if kind == "range":
+        lastkey, limit = spec["lastkey"], spec["limit"]
+        if lastkey >= 0:
+            last = first + lastkey
+        elif not limit:
+            last = argc + lastkey
+        else:
+            last = first + ((argc - first) // limit + lastkey)
+        return first, last, spec["keystep"]
+    if kind == "keynum":
+        index = first + spec["keynumidx"]
+        if index >= argc:
+            return None
+        if not is_int(argv[index]) or int(argv[index]) < 0:
+            return None
+        start = first + spec["firstkey"]
+        return start, start + int(argv[index]) - 1, spec["keystep"]
+    return None
+
+
+def _keys_from_table(cmd, specs: list, argv: list) -> list:
+    """The command's own key positions (its getkeys function), with the flags of the
+    key spec each position belongs to (the spec starting there, else an incomplete one)."""
+    try:
+        positions = cmd.key_indexes(argv)
+    except CommandError:
+        return []
+    by_index = {s["begin_search"]["spec"].get("index"): s for s in specs
+                if s["begin_search"]["type"] == "index"}
+    fallback = next((s for s in specs if "incomplete" in s["flags"]), specs[0] if specs else None)
+    keys = []
+    for pos in positions:
+        spec = by_index.get(pos, fallback)
+        flags = spec["flags"] if spec else []
+        keys.append((pos, RespSet([Simple(flag) for flag in flags])))
+    return keys
+
+
+# ---------------------------------------------------------------------------------
+# INFO
+# ---------------------------------------------------------------------------------
+@command("info", arity=-1, flags="loading stale sentinel", group="server", acl="@dangerous")
+def info(ctx, argv):
+    sections = info_sections([arg.decode("utf-8", "replace").lower() for arg in argv[1:]])
+    return Verbatim(generate_info(ctx, sections).encode())
+
+
+_SECTION_ORDER = ["server", "clients", "memory", "persistence", "stats", "replication", "cpu",
+                  "modules", "commandstats", "errorstats", "latencystats", "cluster", "keyspace"]
+_DEFAULT_SECTIONS = {"server", "clients", "memory", "persistence", "stats", "replication", "cpu",
+                     "modules", "errorstats", "cluster", "keyspace"}
+_SECTION_TITLES = {"cpu": "CPU"}
+
+
+def info_sections(names: list) -> list:
+    """genInfoSectionDict: default/all/everything and section names, in Redis's order."""
+    wanted = set()
+    for name in names or ["default"]:
+        if name in ("all", "everything"):
+            wanted.update(_SECTION_ORDER)
+        elif name == "default":
+            wanted.update(_DEFAULT_SECTIONS)
+        elif name == "module_list":
+            wanted.add("modules")
+        else:
+            wanted.add(name)
+    return [name for name in _SECTION_ORDER if name in wanted]
+
+
+def generate_info(ctx, sections: list) -> str:
+    parts = []
+    for name in sections:
+        fields = _SECTION_BUILDERS[name](ctx)
+        # Other modules (persistence, replication, ...) may fill a section in:
+        # server.info_<section>() returns {field: value} overriding or adding fields.
+        provider = getattr(ctx.server, "info_" + name, None)
+        if callable(provider):
+            fields.update(provider())
+        title = _SECTION_TITLES.get(name, name.capitalize())
+        body = "".join(f"{key}:{value}\r\n" for key, value in fields.items())
+        parts.append(f"# {title}\r\n{body}")
+    return "\r\n".join(parts)
+
+
+def _contexts(server) -> list:
+    workers = getattr(server, "workers", None)
+    return list(workers.contexts) if workers is not None else []
+
+
+def _sum(server, attr: str) -> int:
+    return sum(getattr(c, attr, 0) for c in _contexts(server))
+
+
+def _multiplexing_api() -> str:
+    name = selectors.DefaultSelector.__name__
+    return {"EpollSelector": "epoll", "KqueueSelector": "kqueue", "DevpollSelector": "devpoll",
+            "PollSelector": "poll"}.get(name, "select")
+
+
+def _compiler_version() -> str:
+    digits = "".join(c if c.isdigit() or c == "." else " " for c in platform.python_compiler()).split()
+    return digits[0] if digits and digits[0].count(".") == 2 else "0.0.0"
+
+
+def _gil_enabled() -> bool:
+    check = getattr(sys, "_is_gil_enabled", None)
+    return True if check is None else check()
+
+
+_BUILD_ID = format(abs(hash(("ferrous", __version__))) & 0xFFFFFFFFFFFFFFF, "x")
+
+
+def _info_server(ctx) -> dict:
+    server, config = ctx.server, ctx.server.config
+    uname = platform.uname()
+    now = time.time()
+    uptime = int(now - server.stats.start_time)
+    return {
+        "redis_version": REDIS_VERSION,
+        "redis_git_sha1": "00000000",
+        "redis_git_dirty": 0,
+        "redis_build_id": _BUILD_ID,
+        "redis_mode": "standalone",
+        "os": f"{uname.system} {uname.release} {uname.machine}",
+        "arch_bits": struct.calcsize("P") * 8,
+        "monotonic_clock": "POSIX clock_gettime",
+        "multiplexing_api": _multiplexing_api(),
+        "atomicvar_api": "python",
+        "gcc_version": _compiler_version(),
+        "process_id": os.getpid(),
+        "process_supervised": "no",
+        "run_id": server.run_id,
+        "tcp_port": getattr(server, "port", config.port),
+        "server_time_usec": int(now * 1_000_000),
+        "uptime_in_seconds": uptime,
+        "uptime_in_days": uptime // 86400,
+        "hz": config.hz,
+        "configured_hz": config.hz,
+        "lru_clock": int(now) & ((1 << 24) - 1),
+        "executable": sys.executable,
+        "config_file": config.config_file or "",
+        # Ferrous always reads and writes sockets on its I/O threads.
+        "io_threads_active": 1,
+        "ferrous_version": __version__,
+        "gil_enabled": int(_gil_enabled()),
+    }
+
+
+def _info_clients(ctx) -> dict:
+    server = ctx.server
+    clients = server.client_list()
+    replicas = sum(1 for c in clients if "S" in getattr(c, "flags", ()))
+    blocked = [c for c in clients if getattr(c, "blocked", None) is not None]
+    return {
+        "connected_clients": len(clients) - replicas,
+        "cluster_connections": 0,
+        "maxclients": server.config.maxclients,
+        "client_recent_max_input_buffer": max((len(getattr(c.parser, "_buf", b"")) for c in clients), default=0),
+        "client_recent_max_output_buffer": max((len(c.out) for c in clients), default=0),
+        "blocked_clients": len(blocked),
+        "tracking_clients": 0,
+        "clients_in_timeout_table": sum(1 for c in blocked if getattr(c.blocked, "timeout", 0)),
+    }
+
+
+# -- memory -------------------------------------------------------------------------
+# used_memory is an estimate, not allocator accounting (tracemalloc is far too slow):
+#   used_memory_startup  = the process RSS when the server finished importing its modules;
+#   + the hash tables     = sys.getsizeof() of every non-empty shard dict and expire table;
+#   + the dataset         = per shard, the mean sys.getsizeof() of its first few keys and
+#                           values (value objects may offer memory_usage()), times its size.
+# used_memory_rss is the real resident set size from /proc/self/statm.
+_SAMPLES_PER_SHARD = 4
+
+
+def _rss_bytes() -> int:
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+_STARTUP_MEMORY = _rss_bytes()
+_peak_memory = 0
+
+
+def _value_size(value) -> int:
+    if type(value) is bytes:
+        return sys.getsizeof(value)
+    usage = getattr(value, "memory_usage", None)
+    if callable(usage):
+        return usage()
+    size = sys.getsizeof(value)
+    slots = getattr(type(value), "__slots__", ())
+    members = [getattr(value, name, None) for name in slots] + list(getattr(value, "__dict__", {}).values())
+    for member in members:
+        size += sys.getsizeof(member)
+        if isinstance(member, (dict, list, set)) and member:
+            sample = list(itertools.islice(member, 8))
+            size += sum(sys.getsizeof(item) for item in sample) * len(member) // len(sample)
+    return size
+
+
+def memory_estimate(keyspace) -> tuple:
+    """(hash table bytes, dataset bytes).
+
+    Takes no shard lock: INFO may run inside EXEC or a script, which already hold every
+    shard. len() and getsizeof() of a dict are safe against concurrent writers; a
+    sample that races with one is simply left out of this estimate.
+    """
+    tables = dataset = 0
+    for db in keyspace.dbs:
+        for shard, expires in zip(db.data, db.expires):
+            count = len(shard)
+            if not count:
+                continue
+            tables += sys.getsizeof(shard) + sys.getsizeof(expires.when)
+            sizes = _sample_sizes(shard)
+            if sizes:
+                dataset += sum(sizes) * count // len(sizes)
+    return tables, dataset
+
+
+def _sample_sizes(shard: dict) -> list:
+    try:
+        return [sys.getsizeof(k) + _value_size(v) for k, v in itertools.islice(shard.items(), _SAMPLES_PER_SHARD)]
+    except Exception:       # the shard (or a value) changed while being sampled
+        return []
+
+
+def used_memory(server) -> int:
+    tables, dataset = memory_estimate(server.keyspace)
+    return _STARTUP_MEMORY + tables + dataset
+
+
+def bytes_to_human(n: int) -> str:
+    """bytesToHuman: B, then K/M/G/T/P with two decimals."""
+    if n < 1024:
+        return f"{n}B"
+    for power, unit in enumerate("KMGTP", 1):
+        if n < 1024 ** (power + 1):
+            return "%.2f%s" % (n / 1024 ** power, unit)
+    return f"{n}B"
+
+
+def _total_system_memory() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        return 0
+
+
+def _info_memory(ctx) -> dict:
+    global _peak_memory
+    server, config = ctx.server, ctx.server.config
+    tables, dataset = memory_estimate(server.keyspace)
+    used = _STARTUP_MEMORY + tables + dataset
+    _peak_memory = max(_peak_memory, used)
+    rss = _rss_bytes()
+    overhead = _STARTUP_MEMORY + tables
+    lua = getattr(server, "lua_memory", lambda: 0)()
+    functions = getattr(server, "functions_memory", lambda: 0)()
+    scripts = len(getattr(server, "scripts", {}) or {})
+    return {
+        "used_memory": used,
+        "used_memory_human": bytes_to_human(used),
+        "used_memory_rss": rss,
+        "used_memory_rss_human": bytes_to_human(rss),
+        "used_memory_peak": _peak_memory,
+        "used_memory_peak_human": bytes_to_human(_peak_memory),
+        "used_memory_peak_perc": "%.2f%%" % (used * 100 / _peak_memory),
+        "used_memory_overhead": overhead,
+        "used_memory_startup": _STARTUP_MEMORY,
+        "used_memory_dataset": dataset,
+        "used_memory_dataset_perc": "%.2f%%" % (dataset * 100 / max(used - _STARTUP_MEMORY, 1)),
+        "allocator_allocated": used,
+        "allocator_active": used,
+        "allocator_resident": rss,
+        "total_system_memory": _total_system_memory(),
+        "total_system_memory_human": bytes_to_human(_total_system_memory()),
+        "used_memory_lua": lua,
+        "used_memory_vm_eval": lua,
+        "used_memory_lua_human": bytes_to_human(lua),
+        "used_memory_scripts_eval": 0,
+        "number_of_cached_scripts": scripts,
+        "number_of_functions": 0,
+        "number_of_libraries": 0,
+        "used_memory_vm_functions": functions,
+        "used_memory_vm_total": lua + functions,
+        "used_memory_vm_total_human": bytes_to_human(lua + functions),
+        "used_memory_functions": 0,
+        "used_memory_scripts": 0,
+        "used_memory_scripts_human": "0B",
+        "maxmemory": config.maxmemory,
+        "maxmemory_human": bytes_to_human(config.maxmemory),
+        "maxmemory_policy": config.maxmemory_policy,
+        "allocator_frag_ratio": "1.00",
+        "allocator_frag_bytes": 0,
+        "allocator_rss_ratio": "%.2f" % (rss / used),
+        "allocator_rss_bytes": rss - used,
+        "rss_overhead_ratio": "1.00",
+        "rss_overhead_bytes": 0,
+        "mem_fragmentation_ratio": "%.2f" % (rss / used),
+        "mem_fragmentation_bytes": rss - used,
+        "mem_not_counted_for_evict": 0,
+        "mem_replication_backlog": 0,
+        "mem_total_replication_buffers": 0,
+        "mem_clients_slaves": 0,
+        "mem_clients_normal": sum(len(c.out) for c in server.client_list()),
+        "mem_cluster_links": 0,
+        "mem_aof_buffer": 0,
+        "mem_allocator": "pymalloc",
+        "active_defrag_running": 0,
+        "lazyfree_pending_objects": 0,
+        "lazyfreed_objects": 0,
+    }
+
+
+def _info_persistence(ctx) -> dict:
+    # Static values until persistence lands (it fills this in through server.info_persistence).
+    server = ctx.server
+    changes = _sum(server, "dirty") - getattr(server, "dirty_at_last_save", 0)
+    return {
+        "loading": 0, "async_loading": 0, "current_cow_peak": 0, "current_cow_size": 0,
+        "current_cow_size_age": 0, "current_fork_perc": "0.00", "current_save_keys_processed": 0,
+        "current_save_keys_total": 0, "rdb_changes_since_last_save": changes,
+        "rdb_bgsave_in_progress": 0,
+        "rdb_last_save_time": int(getattr(server, "lastsave", server.stats.start_time)),
+        "rdb_last_bgsave_status": "ok", "rdb_last_bgsave_time_sec": -1,
+        "rdb_current_bgsave_time_sec": -1, "rdb_saves": 0, "rdb_last_cow_size": 0,
+        "rdb_last_load_keys_expired": 0, "rdb_last_load_keys_loaded": 0,
+        "aof_enabled": 0, "aof_rewrite_in_progress": 0, "aof_rewrite_scheduled": 0,
+        "aof_last_rewrite_time_sec": -1, "aof_current_rewrite_time_sec": -1,
+        "aof_last_bgrewrite_status": "ok", "aof_rewrites": 0, "aof_rewrites_consecutive_failures": 0,
+        "aof_last_write_status": "ok", "aof_last_cow_size": 0, "module_fork_in_progress": 0,
+        "module_fork_last_cow_size": 0,
+    }
+
+
+def _ops_per_sec(samples: list) -> int:
+    """instantaneous_ops_per_sec: commands per second across the cron's recent samples."""
+    if len(samples) < 2:
+        return 0
+    (t0, n0), (t1, n1) = samples[0], samples[-1]
+    if t1 <= t0 or n1 < n0:
+        return 0
+    return int((n1 - n0) / (t1 - t0))
+
+
+def _pubsub_counts(server) -> tuple:
+    counts = getattr(server, "pubsub_counts", None)
+    return counts() if callable(counts) else (0, 0, 0)
+
+
+def _info_stats(ctx) -> dict:
+    server = ctx.server
+    stats = server.stats
+    channels, patterns, shard_channels = _pubsub_counts(server)
+    return {
+        "total_connections_received": stats.total_connections_received,
+        "total_commands_processed": _sum(server, "commands_processed"),
+        "instantaneous_ops_per_sec": _ops_per_sec(list(stats.ops_samples)),
+        "total_net_input_bytes": stats.total_net_input_bytes,
+        "total_net_output_bytes": stats.total_net_output_bytes,
+        "total_net_repl_input_bytes": 0,
+        "total_net_repl_output_bytes": 0,
+        "instantaneous_input_kbps": "0.00",
+        "instantaneous_output_kbps": "0.00",
+        "instantaneous_input_repl_kbps": "0.00",
+        "instantaneous_output_repl_kbps": "0.00",
+        "rejected_connections": stats.rejected_connections,
+        "sync_full": 0, "sync_partial_ok": 0, "sync_partial_err": 0,
+        "expired_keys": stats.expired_keys,
+        "expired_stale_perc": "%.2f" % (stats.expired_stale_perc * 100),
+        "expired_time_cap_reached_count": stats.expired_time_cap_reached_count,
+        "expire_cycle_cpu_milliseconds": 0,
+        "evicted_keys": stats.evicted_keys,
+        "evicted_clients": 0,
+        "total_eviction_exceeded_time": 0,
+        "current_eviction_exceeded_time": 0,
+        "keyspace_hits": _sum(server, "keyspace_hits"),
+        "keyspace_misses": _sum(server, "keyspace_misses"),
+        "pubsub_channels": channels,
+        "pubsub_patterns": patterns,
+        "pubsubshard_channels": shard_channels,
+        "latest_fork_usec": 0, "total_forks": 0, "migrate_cached_sockets": 0,
+        "slave_expires_tracked_keys": 0,
+        "active_defrag_hits": 0, "active_defrag_misses": 0, "active_defrag_key_hits": 0,
+        "active_defrag_key_misses": 0, "total_active_defrag_time": 0, "current_active_defrag_time": 0,
+        "tracking_total_keys": 0, "tracking_total_items": 0, "tracking_total_prefixes": 0,
+        "unexpected_error_replies": 0,
+        "total_error_replies": _sum(server, "total_error_replies"),
+        "dump_payload_sanitizations": 0,
+        "total_reads_processed": getattr(stats, "total_reads_processed", 0),
+        "total_writes_processed": getattr(stats, "total_writes_processed", 0),
+        "io_threaded_reads_processed": getattr(stats, "total_reads_processed", 0),
+        "io_threaded_writes_processed": getattr(stats, "total_writes_processed", 0),
+        "reply_buffer_shrinks": 0,
+        "reply_buffer_expands": 0,
+    }
+
+
+_REPLID = os.urandom(20).hex()
+
+
+def _info_replication(ctx) -> dict:
+    # A primary without replicas until replication lands (server.info_replication).
+    return {
+        "role": "master",
+        "connected_slaves": 0,
+        "master_failover_state": "no-failover",
+        "master_replid": getattr(ctx.server, "replid", _REPLID),
+        "master_replid2": "0" * 40,
+        "master_repl_offset": 0,
+        "second_repl_offset": -1,
+        "repl_backlog_active": 0,
+        "repl_backlog_size": ctx.server.config.repl_backlog_size,
+        "repl_backlog_first_byte_offset": 0,
+        "repl_backlog_histlen": 0,
+    }
+
+
+def _info_cpu(ctx) -> dict:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # Redis's "main thread" runs the commands: here, the worker thread answering INFO.
+    thread = resource.getrusage(getattr(resource, "RUSAGE_THREAD", resource.RUSAGE_SELF))
+    return {
+        "used_cpu_sys": "%.6f" % own.ru_stime,
+        "used_cpu_user": "%.6f" % own.ru_utime,
+        "used_cpu_sys_children": "%.6f" % children.ru_stime,
+        "used_cpu_user_children": "%.6f" % children.ru_utime,
+        "used_cpu_sys_main_thread": "%.6f" % thread.ru_stime,
+        "used_cpu_user_main_thread": "%.6f" % thread.ru_utime,
+    }
+
+
+def _float32(value: float) -> float:
+    # Redis divides as C floats: (float)usec / calls.
+    return struct.unpack("f", struct.pack("f", value))[0]
+
+
+def _info_commandstats(ctx) -> dict:
+    totals: dict = {}
+    for worker_ctx in _contexts(ctx.server):
+        for name, stats in list(worker_ctx.command_stats.items()):
+            total = totals.setdefault(name, [0, 0, 0, 0])
+            total[0] += stats.calls
+            total[1] += stats.usec
+            total[2] += stats.rejected_calls
+            total[3] += stats.failed_calls
+    fields = {}
+    for cmd in _all_commands():
+        total = totals.get(cmd.name)
+        if total is None or not (total[0] or total[2] or total[3]):
+            continue
+        calls, usec, rejected, failed = total
+        per_call = _float32(usec) / calls if calls else 0.0
+        name = "".join("_" if c in "#:\n\r" else c for c in cmd.name)
+        fields["cmdstat_" + name] = (f"calls={calls},usec={usec},usec_per_call={_float32(per_call):.2f},"
+                                     f"rejected_calls={rejected},failed_calls={failed}")
+    return fields
+
+
+def _info_errorstats(ctx) -> dict:
+    totals: dict = {}
+    for worker_ctx in _contexts(ctx.server):
+        for code, count in list(worker_ctx.error_stats.items()):
+            totals[code] = totals.get(code, 0) + count
+    # Redis keeps error codes in a radix tree: listed in byte order.
+    return {f"errorstat_{code}": f"count={totals[code]}" for code in sorted(totals, key=str.encode)}
+
+
+def _info_keyspace(ctx) -> dict:
+    fields = {}
+    now = time.time() * 1000
+    for db in ctx.keyspace.dbs:
+        keys = db.size()
+        if keys:
+            expires = db.volatile_count()
+            avg_ttl = _avg_ttl(db, now) if expires else 0
+            fields[f"db{db.id}"] = f"keys={keys},expires={expires},avg_ttl={avg_ttl}"
+    return fields
+
+
+def _avg_ttl(db, now: float) -> int:
+    """An estimate like Redis's db->avg_ttl: the mean remaining TTL of sampled volatile
+    keys (lock-free, like memory_estimate)."""
+    ttls = []
+    for expires in db.expires:
+        try:
+            ttls.extend(deadline - now for deadline in itertools.islice(expires.when.values(), 8))
+        except RuntimeError:    # changed while sampled
+            continue
+    ttls = [ttl for ttl in ttls if ttl > 0]
+    return int(sum(ttls) / len(ttls)) if ttls else 0
+
+
+_SECTION_BUILDERS = {
+    "server": _info_server,
+    "clients": _info_clients,
+    "memory": _info_memory,
+    "persistence": _info_persistence,
+    "stats": _info_stats,
+    "replication": _info_replication,
+    "cpu": _info_cpu,
+    "modules": lambda ctx: {},
+    "commandstats": _info_commandstats,
+    "errorstats": _info_errorstats,
+    # Per-command latency histograms are not kept yet: the section is listed, empty.
+    "latencystats": lambda ctx: {},
+    "cluster": lambda ctx: {"cluster_enabled": 0},
+    "keyspace": _info_keyspace,
+}
