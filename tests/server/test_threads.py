@@ -1,0 +1,39 @@
+"""The running server's threads and, on free-threaded builds, that the GIL stays off."""
+import os
+import sys
+import sysconfig
+
+import pytest
+import redis
+
+from servers import ServerProcess
+
+FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+
+
+@pytest.mark.ferrous_only
+def test_info_reports_gil_state_after_every_module_is_loaded(server):
+    client = redis.Redis(port=server.port)
+    # Touch every command group so lazily imported modules are loaded: an extension
+    # without free-threading support would switch the GIL back on when imported.
+    client.set("s", "1")
+    client.info("everything")
+    client.command_count()
+    # The server runs on the same interpreter as the tests.
+    assert client.info("server")["gil_enabled"] == (0 if FREE_THREADED else 1)
+
+
+def test_server_uses_the_threads_it_is_given():
+    proc = ServerProcess("ferrous", ["--io-threads", "3", "--worker-threads", "5"])
+    try:
+        names = []
+        for tid in os.listdir(f"/proc/{proc.proc.pid}/task"):
+            with open(f"/proc/{proc.proc.pid}/task/{tid}/comm") as fh:
+                names.append(fh.read().strip())
+        # Python names OS threads after the threading.Thread name (3.11+ on Linux: truncated to 15 chars).
+        assert len(names) >= 1 + 3 + 5 + 2  # main, I/O threads, workers, acceptor, cron
+        client = redis.Redis(port=proc.port)
+        assert client.config_get("io-threads") == {"io-threads": "3"}
+        assert client.config_get("worker-threads") == {"worker-threads": "5"}
+    finally:
+        proc.stop()
