@@ -192,3 +192,40 @@ LPOS_RANK_ZERO = (
 LPOS_COUNT_NEGATIVE = "ERR COUNT can't be negative"
 LPOS_MAXLEN_NEGATIVE = "ERR MAXLEN can't be negative"
 LMPOP_COUNT_NOT_POSITIVE = "ERR count should be greater than 0"
+UNBLOCKED_BY_CLIENT = "UNBLOCKED client unblocked via CLIENT UNBLOCK"
+UNBLOCKED_TURNED_REPLICA = (
+    "UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)"
+)
+
+
+# --- transactions and pub/sub (multi.c, pubsub.c) ------------------------------------
+MULTI_NESTED = "ERR MULTI calls can not be nested"
+EXEC_WITHOUT_MULTI = "ERR EXEC without MULTI"
+DISCARD_WITHOUT_MULTI = "ERR DISCARD without MULTI"
+WATCH_INSIDE_MULTI = "ERR WATCH inside MULTI is not allowed"
+EXECABORT = "EXECABORT Transaction discarded because of previous errors."
+NOT_ALLOWED_IN_MULTI = "ERR Command not allowed inside a transaction"
+PUBSUB_CONTEXT = ("ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / "
+                  "QUIT / RESET are allowed in this context")
+SUBCOMMAND_SYNTAX = "ERR unknown subcommand or wrong number of arguments for '%s'. Try %s HELP."
+
+
+# --- bitmap and hyperloglog groups (bitops.c, hyperloglog.c) -------------------------
+BIT_OFFSET_INVALID = "ERR bit offset is not an integer or out of range"
+BIT_VALUE_INVALID = "ERR bit is not an integer or out of range"
+BITOP_NOT_SINGLE_SOURCE = "ERR BITOP NOT must be called with a single source key."
+BITFIELD_INVALID_TYPE = (
+    "ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is."
+)
+BITFIELD_RO_ONLY_GET = "ERR BITFIELD_RO only supports the GET subcommand"
+BITFIELD_INVALID_OVERFLOW = "ERR Invalid OVERFLOW type specified"
+HLL_WRONGTYPE = "WRONGTYPE Key is not a valid HyperLogLog string value."
+HLL_CORRUPTED = "INVALIDOBJ Corrupted HLL object detected"
+PFDEBUG_NO_KEY = "ERR The specified key does not exist"
+PFDEBUG_NOT_SPARSE = "ERR HLL encoding is not sparse"
+PFDEBUG_UNKNOWN = "ERR Unknown PFDEBUG subcommand '%s'"
+BITPOS_BIT_INVALID = "ERR The bit argument must be 1 or 0."
+
+
+# --- sort group (sort.c) --------------------------------------------------------------
+SORT_SCORE_NOT_DOUBLE = "ERR One or more scores can't be converted into double"

@@ -11,8 +11,10 @@ import time
 
 from ferrous.storage.expiry import ExpireTable
 from ferrous.storage.rwlock import RWLock
+from ferrous.storage.scan import ScanIndex
 
 DEFAULT_SHARDS = 16
+_monotonic = time.monotonic
 
 
 def now_ms() -> int:
@@ -29,10 +31,11 @@ class KeyspaceEvents:
     def __init__(self):
         self.on_expired = None      # (db, key) -> None: stats, notifications, propagation
         self.on_modified = None     # (db, key) -> None: WATCH invalidation; None when unused
+        self.on_added = None        # (db, key) -> None: the "new" keyspace event; None when unused
 
 
 class Database:
-    __slots__ = ("id", "data", "expires", "mask", "events", "stats", "is_replica")
+    __slots__ = ("id", "data", "expires", "mask", "events", "stats", "is_replica", "scan", "atime")
 
     def __init__(self, db_id: int, nshards: int, events: KeyspaceEvents, stats):
         self.id = db_id
@@ -42,6 +45,10 @@ class Database:
         self.events = events
         self.stats = stats
         self.is_replica = False
+        self.scan = None        # per-shard ScanIndex, built by the first SCAN/RANDOMKEY
+        # Last access per key (time.monotonic()), Redis's per-object LRU clock:
+        # set on creation and by every lookup except peek() (OBJECT IDLETIME).
+        self.atime = [dict() for _ in range(nshards)]
 
     # -- lookups ----------------------------------------------------------
     def lookup(self, key: bytes):
@@ -56,7 +63,25 @@ class Database:
             if deadline is not None and deadline <= now_ms():
                 self._expire(idx, key)
                 return None
+        self.atime[idx][key] = _monotonic()
         return value
+
+    def peek(self, key: bytes):
+        """lookup() that leaves the access clock alone (Redis's LOOKUP_NOTOUCH, used
+        by TTL, TYPE, EXISTS, OBJECT)."""
+        idx = hash(key) & self.mask
+        value = self.data[idx].get(key)
+        if value is not None and self.expires[idx].when:
+            deadline = self.expires[idx].when.get(key)
+            if deadline is not None and deadline <= now_ms():
+                self._expire(idx, key)
+                return None
+        return value
+
+    def idle_seconds(self, key: bytes) -> int:
+        """Whole seconds since key was last accessed (OBJECT IDLETIME)."""
+        now = _monotonic()
+        return int(now - self.atime[hash(key) & self.mask].get(key, now))
 
     def lookup_read(self, key: bytes):
         """lookup() that counts keyspace_hits / keyspace_misses as lookupKeyRead does."""
@@ -76,7 +101,11 @@ class Database:
             return
         del self.data[idx][key]
         self.expires[idx].remove(key)
-        self.stats.expired_keys += 1
+        self.atime[idx].pop(key, None)
+        if self.scan is not None:
+            self.scan[idx].remove(key)
+        if self.stats is not None:      # the server counts through on_expired instead
+            self.stats.expired_keys += 1
         hook = self.events.on_expired
         if hook is not None:
             hook(self, key)
@@ -88,7 +117,13 @@ class Database:
     def set(self, key: bytes, value, keep_ttl: bool = False) -> None:
         """setKey: overwrite or create; clears the TTL unless keep_ttl."""
         idx = hash(key) & self.mask
+        added = self.events.on_added
+        if added is not None and key not in self.data[idx]:
+            added(self, key)
         self.data[idx][key] = value
+        self.atime[idx][key] = _monotonic()
+        if self.scan is not None:
+            self.scan[idx].add(key)
         if not keep_ttl:
             exp = self.expires[idx]
             if exp.when:
@@ -105,6 +140,9 @@ class Database:
         exp = self.expires[idx]
         if exp.when:
             exp.remove(key)
+        self.atime[idx].pop(key, None)
+        if self.scan is not None:
+            self.scan[idx].remove(key)
         modified = self.events.on_modified
         if modified is not None:
             modified(self, key)
@@ -147,7 +185,19 @@ class Database:
             d.clear()
         for e in self.expires:
             e.clear()
+        for a in self.atime:
+            a.clear()
+        self.scan = None
         return removed
+
+    def scan_indexes(self) -> list:
+        """One ScanIndex per shard (storage/scan.py), built on first use; the
+        caller holds every shard. Keys added or removed through this class's
+        methods keep it current from then on."""
+        if self.scan is None:
+            shift = self.mask.bit_length()
+            self.scan = [ScanIndex(shard, shift) for shard in self.data]
+        return self.scan
 
     def active_expire_shard(self, idx: int, sample_size: int, now: int) -> tuple[int, int]:
         """Sample volatile keys of one shard, delete the expired ones: (sampled, expired)."""
