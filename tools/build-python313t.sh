@@ -28,8 +28,9 @@ APT_SRC_FILE=/etc/apt/sources.list.d/ferrous-python313t-src.sources
 LOG="${TMPDIR:-/tmp}/build-python313t.log"
 
 # Build dependencies, all from bookworm: enough for ssl (pip), sqlite3, zlib,
-# bz2, lzma, ctypes, readline, uuid, curses and dbm. dpkg-dev provides
-# dpkg-source, which apt-get source uses to check the source package.
+# bz2, lzma, ctypes, readline, uuid, curses and dbm. dpkg-dev (dpkg-source)
+# is what 'apt-get source' needs to unpack a source package; this script only
+# downloads, but keeping it makes a manual 'apt-get source' work as well.
 BUILD_DEPS=(
     build-essential dpkg-dev pkg-config xz-utils
     libssl-dev zlib1g-dev libbz2-dev libffi-dev liblzma-dev libsqlite3-dev
@@ -73,36 +74,24 @@ find_existing() {
     return 1
 }
 
-find_existing && exit 0
-
+# Set in main.
 SUDO=()
-if [[ $EUID -ne 0 ]]; then
-    command -v sudo >/dev/null 2>&1 || die "must run as root (or with sudo available) to install build deps and write $PREFIX"
-    SUDO=(sudo -n)
-fi
+APT=()
+WORKDIR=""
+SRCDIR=""
+APT_UPDATED=""
 
-# Serialize concurrent runs on one machine (several sessions may call this at
-# once); whoever waited re-checks, because the first run may have built it.
-exec 9>"${TMPDIR:-/tmp}/build-python313t.lock"
-if ! flock -n 9; then
-    log "another build is running; waiting for it"
-    flock 9
-    find_existing && exit 0
-fi
-
-WORKDIR="$(mktemp -d "${TMPDIR:-/tmp}/build-python313t.XXXXXX")"
+# shellcheck disable=SC2317  # only ever called through the EXIT trap
 cleanup() {
     # The deb-src entry is only needed for the download; leaving it would make
     # every later apt-get update on this machine fetch trixie's Sources too.
     if [[ -e "$APT_SRC_FILE" ]]; then
         "${SUDO[@]}" rm -f "$APT_SRC_FILE" || true
     fi
-    rm -rf "$WORKDIR"
+    if [[ -n "$WORKDIR" ]]; then
+        rm -rf "$WORKDIR"
+    fi
 }
-trap cleanup EXIT
-
-APT_UPDATED=""
-APT=("${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -y -q -o DPkg::Lock::Timeout=600)
 
 # Print the first active apt URI (deb822 "URIs:" or one-line "deb URI ...")
 # whose path ends in $1, so the deb-src entry uses the same mirror as the
@@ -183,6 +172,12 @@ EOF
     install_build_deps
 
     mkdir -p "$WORKDIR/dl"
+    # Let apt's sandbox user write the download dir; otherwise apt falls back
+    # to downloading as root and warns about it.
+    if [[ $EUID -eq 0 ]] && id _apt >/dev/null 2>&1; then
+        chmod 755 "$WORKDIR"
+        chown _apt "$WORKDIR/dl"
+    fi
     # --download-only: we want the pristine orig tarball, not the patched tree.
     # Retried because a transient mirror error is the likely failure here.
     for attempt in 1 2 3; do
@@ -223,11 +218,13 @@ build_and_install() {
     cd "$SRCDIR"
     log "configure --disable-gil --prefix=$PREFIX (log: $LOG)"
     # No --enable-optimizations/--with-lto: PGO runs the test suite and would
-    # multiply the build time; a plain -O2 build is what we need for testing.
+    # multiply the build time; CPython's plain -O3 build is enough for testing.
     # ensurepip stays at its default so 'python3.13t -m pip' works.
     run_logged ./configure --disable-gil --prefix="$PREFIX"
-    log "make -j$(nproc)"
+    log "make -j$(nproc) (4-7 minutes on 2 cores)"
+    local t0=$SECONDS
     run_logged make -j"$(nproc)"
+    log "make took $((SECONDS - t0))s"
     # Surface optional modules that were skipped for lack of a -dev package.
     grep -E -A3 'necessary bits to build these optional modules were not found|Failed to build these modules|Following modules built successfully but were removed' "$LOG" >&2 || true
     log "make install"
@@ -249,15 +246,42 @@ verify() {
     is_free_threaded_313 "$PY" || die "$PY failed the free-threaded check"
 }
 
-start=$SECONDS
-if [[ -n "${FERROUS_PY313T_TARBALL:-}" ]]; then
-    [[ -f "$FERROUS_PY313T_TARBALL" ]] || die "FERROUS_PY313T_TARBALL=$FERROUS_PY313T_TARBALL does not exist"
-    install_build_deps
-    extract "$FERROUS_PY313T_TARBALL"
-else
-    fetch_source
-fi
-build_and_install
-verify
-log "done in $((SECONDS - start))s: $("$PY" -VV)"
-printf '%s\n' "$PY"
+main() {
+    find_existing && exit 0
+
+    if [[ $EUID -ne 0 ]]; then
+        command -v sudo >/dev/null 2>&1 || die "must run as root (or with sudo available) to install build deps and write $PREFIX"
+        SUDO=(sudo -n)
+    fi
+    APT=("${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -y -q -o DPkg::Lock::Timeout=600)
+
+    # Serialize concurrent runs on one machine (several sessions may call this
+    # at once); whoever waited re-checks, because the first run may have built it.
+    exec 9>"${TMPDIR:-/tmp}/build-python313t.lock"
+    if ! flock -n 9; then
+        log "another build is running; waiting for it"
+        flock 9
+        find_existing && exit 0
+    fi
+
+    WORKDIR="$(mktemp -d "${TMPDIR:-/tmp}/build-python313t.XXXXXX")"
+    trap cleanup EXIT
+
+    local start=$SECONDS
+    if [[ -n "${FERROUS_PY313T_TARBALL:-}" ]]; then
+        [[ -f "$FERROUS_PY313T_TARBALL" ]] || die "FERROUS_PY313T_TARBALL=$FERROUS_PY313T_TARBALL does not exist"
+        install_build_deps
+        extract "$FERROUS_PY313T_TARBALL"
+    else
+        fetch_source
+    fi
+    build_and_install
+    verify
+    log "done in $((SECONDS - start))s: $("$PY" -VV)"
+    printf '%s\n' "$PY"
+}
+
+# main and exit on one line: bash reads a script as it runs, so this makes it
+# parse everything first and never execute a file edited (or checked out anew)
+# during the several-minute build.
+main "$@"; exit $?
