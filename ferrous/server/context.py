@@ -25,6 +25,9 @@ class Context:
         self.db = None
         self.command = None
         self.argv = None
+        # Keys that writes made ready for blocked clients, served after the command
+        # (server/blocking.py); an ordered set, empty unless someone is blocked.
+        self.ready_keys: dict = {}
         # Counters private to this worker; INFO adds up every worker's.
         self.commands_processed = 0
         self.keyspace_hits = 0

@@ -8,6 +8,7 @@ import threading
 
 from ferrous.protocol import ErrorReply
 from ferrous.protocol.encoder import encode_into
+from ferrous.server.blocking import Blocked, park, serve_ready_keys
 from ferrous.server.context import Context
 from ferrous.server.dispatch import execute
 
@@ -83,13 +84,24 @@ class WorkerPool:
         conn = item.conn
         out = bytearray()
         action = None
-        for argv in item.commands:
-            if conn.closed:
-                break
-            execute(ctx, conn, argv, out)
-            if conn.close_after_reply:
-                action = "close"
-                break
+        argv = None
+        try:
+            for argv in item.commands:
+                if conn.closed:
+                    break
+                execute(ctx, conn, argv, out)
+                if ctx.ready_keys:
+                    # This write made keys ready that clients are blocked on: serve
+                    # them now, before this client's next command, as Redis does
+                    # after each call() (server/blocking.py).
+                    serve_ready_keys(ctx)
+                if conn.close_after_reply:
+                    action = "close"
+                    break
+        except Blocked as blocked:
+            # argv blocked (BLPOP on an empty list...): the client is parked, not the
+            # worker; earlier replies go out, later commands wait with the client.
+            return park(ctx, item, argv, out, blocked.waiter)
         if item.error is not None:
             encode_into(out, ErrorReply("ERR " + item.error), conn.resp)
             action = "close"
