@@ -1,0 +1,499 @@
+"""HyperLogLog values in Redis 7.0's exact byte layout (hyperloglog.c).
+
+An HLL is a plain string value, so GET/SET move it between Ferrous and Redis:
+
+    "HYLL" | encoding (0 dense, 1 sparse) | 3 unused bytes | 8-byte cached cardinality
+    (little endian; the top bit of the last byte set = cache invalid) | registers
+
+Dense: 16384 registers of 6 bits, packed least significant bit first.
+Sparse: opcodes ZERO 00xxxxxx (1-64 zero registers), XZERO 01xxxxxx yyyyyyyy (1-16384
+zero registers), VAL 1vvvvvxx (1-4 registers of value 1-32).
+
+The sparse update follows hllSparseSet step by step (split, then a local merge of
+adjacent VALs) because its output is not canonical: a different but equivalent
+encoding would not be byte-identical with Redis.
+"""
+from __future__ import annotations
+
+import math
+
+HLL_P = 14
+HLL_Q = 64 - HLL_P
+HLL_REGISTERS = 1 << HLL_P
+HLL_P_MASK = HLL_REGISTERS - 1
+HLL_BITS = 6
+HLL_REGISTER_MAX = (1 << HLL_BITS) - 1
+HLL_HDR_SIZE = 16
+HLL_DENSE_BYTES = (HLL_REGISTERS * HLL_BITS + 7) // 8
+HLL_DENSE_SIZE = HLL_HDR_SIZE + HLL_DENSE_BYTES
+HLL_DENSE, HLL_SPARSE = 0, 1
+HLL_SPARSE_VAL_MAX_VALUE = 32
+HLL_SPARSE_VAL_MAX_LEN = 4
+HLL_SPARSE_ZERO_MAX_LEN = 64
+HLL_SPARSE_XZERO_MAX_LEN = 16384
+HLL_ALPHA_INF = 0.721347520444481703680
+_CACHE_INVALID_BYTE = 15          # card[7]: its top bit flags an invalid cache
+
+_M64 = (1 << 64) - 1
+_MURMUR_M = 0xC6A4A7935BD1E995
+_MURMUR_SEED = 0xADC83B19
+
+
+class CorruptedHLL(Exception):
+    """INVALIDOBJ: the sparse opcodes do not cover exactly 16384 registers."""
+
+
+# ---------------------------------------------------------------------------
+# Hashing
+# ---------------------------------------------------------------------------
+
+
+def murmurhash64a(data: bytes, seed: int = _MURMUR_SEED) -> int:
+    m = _MURMUR_M
+    length = len(data)
+    h = (seed ^ (length * m)) & _M64
+    tail = length & ~7
+    for k in memoryview(data[:tail]).cast("Q") if tail else ():
+        k = (k * m) & _M64
+        k ^= k >> 47
+        k = (k * m) & _M64
+        h = ((h ^ k) * m) & _M64
+    if length & 7:
+        h ^= int.from_bytes(data[tail:], "little")
+        h = (h * m) & _M64
+    h ^= h >> 47
+    h = (h * m) & _M64
+    return h ^ (h >> 47)
+
+
+def pat_len(element: bytes) -> tuple[int, int]:
+    """hllPatLen: (register index, run length of zeroes + 1) for an element."""
+    h = murmurhash64a(element)
+    index = h & HLL_P_MASK
+    h = (h >> HLL_P) | (1 << HLL_Q)
+    return index, (h & -h).bit_length()
+
+
+# ---------------------------------------------------------------------------
+# Header and validation
+# ---------------------------------------------------------------------------
+
+
+def new_sparse() -> bytes:
+    """createHLLObject: an empty sparse HLL (one XZERO covering every register)."""
+    xzero = HLL_REGISTERS - 1
+    return b"HYLL\x01\x00\x00\x00" + bytes(8) + bytes((0x40 | (xzero >> 8), xzero & 0xFF))
+
+
+def is_valid_hll(value: bytes) -> bool:
+    """isHLLObjectOrReply's structural checks (the string type is checked by the caller)."""
+    if len(value) < HLL_HDR_SIZE or value[:4] != b"HYLL" or value[4] > HLL_SPARSE:
+        return False
+    return value[4] != HLL_DENSE or len(value) == HLL_DENSE_SIZE
+
+
+def is_sparse(value) -> bool:
+    return value[4] == HLL_SPARSE
+
+
+def cached_cardinality(value: bytes):
+    """The cached cardinality, or None when the cache is flagged invalid."""
+    if value[_CACHE_INVALID_BYTE] & 0x80:
+        return None
+    return int.from_bytes(value[8:16], "little")
+
+
+def with_cached_cardinality(value: bytes, card: int) -> bytes:
+    return value[:8] + card.to_bytes(8, "little") + value[16:]
+
+
+def invalidate_cache(buf: bytearray) -> None:
+    buf[_CACHE_INVALID_BYTE] |= 0x80
+
+
+# ---------------------------------------------------------------------------
+# Dense registers (buf is the whole value plus one spare zero byte, like the
+# sds terminator the C macros read past the last register)
+# ---------------------------------------------------------------------------
+
+
+def dense_get(buf, index: int) -> int:
+    pos = index * HLL_BITS
+    byte = HLL_HDR_SIZE + (pos >> 3)
+    fb = pos & 7
+    return ((buf[byte] >> fb) | (buf[byte + 1] << (8 - fb))) & HLL_REGISTER_MAX
+
+
+def dense_set(buf, index: int, count: int) -> None:
+    pos = index * HLL_BITS
+    byte = HLL_HDR_SIZE + (pos >> 3)
+    fb = pos & 7
+    buf[byte] = (buf[byte] & ~(HLL_REGISTER_MAX << fb) & 0xFF) | ((count << fb) & 0xFF)
+    fb2 = 8 - fb
+    buf[byte + 1] = (buf[byte + 1] & ~(HLL_REGISTER_MAX >> fb2)) | (count >> fb2)
+
+
+def dense_registers(value: bytes) -> bytearray:
+    """All 16384 dense registers, one byte each (every 3 bytes pack 4 registers)."""
+    packed = value[HLL_HDR_SIZE:HLL_DENSE_SIZE]
+    out = bytearray(HLL_REGISTERS)
+    i = 0
+    for j in range(0, HLL_DENSE_BYTES, 3):
+        word = packed[j] | (packed[j + 1] << 8) | (packed[j + 2] << 16)
+        out[i] = word & 63
+        out[i + 1] = (word >> 6) & 63
+        out[i + 2] = (word >> 12) & 63
+        out[i + 3] = word >> 18
+        i += 4
+    return out
+
+
+def pack_dense(header: bytes, registers) -> bytes:
+    """A dense value with header's magic, unused bytes and cache, and these registers."""
+    packed = bytearray(HLL_DENSE_BYTES)
+    j = 0
+    for i in range(0, HLL_REGISTERS, 4):
+        word = registers[i] | (registers[i + 1] << 6) | (registers[i + 2] << 12) | (registers[i + 3] << 18)
+        packed[j] = word & 0xFF
+        packed[j + 1] = (word >> 8) & 0xFF
+        packed[j + 2] = word >> 16
+        j += 3
+    return bytes(header[:4]) + b"\x00" + bytes(header[5:16]) + bytes(packed)
+
+
+# ---------------------------------------------------------------------------
+# Sparse opcodes
+# ---------------------------------------------------------------------------
+
+
+def sparse_runs(value, start: int = HLL_HDR_SIZE):
+    """Yield (register value, run length) for each opcode of a sparse value."""
+    p, end = start, len(value)
+    while p < end:
+        b = value[p]
+        if b < 0x40:
+            yield 0, b + 1
+            p += 1
+        elif b < 0x80:
+            yield 0, (((b & 0x3F) << 8) | (value[p + 1] if p + 1 < end else 0)) + 1
+            p += 2
+        else:
+            yield ((b >> 2) & 0x1F) + 1, (b & 3) + 1
+            p += 1
+
+
+def sparse_registers(value) -> bytearray:
+    """hllSparseToDense's walk: the registers, or CorruptedHLL if they do not add up."""
+    out = bytearray(HLL_REGISTERS)
+    idx = 0
+    for regval, runlen in sparse_runs(value):
+        if regval and idx + runlen <= HLL_REGISTERS:
+            out[idx:idx + runlen] = bytes((regval,)) * runlen
+        elif regval:
+            raise CorruptedHLL      # a run past the last register
+        idx += runlen
+    if idx != HLL_REGISTERS:
+        raise CorruptedHLL
+    return out
+
+
+def registers_of(value) -> bytearray:
+    return sparse_registers(value) if is_sparse(value) else dense_registers(value)
+
+
+def sparse_to_dense(value) -> bytes:
+    """hllSparseToDense: the header (magic, unused bytes, cache) is kept."""
+    return pack_dense(value, sparse_registers(value))
+
+
+def _val_op(value: int, length: int) -> int:
+    return 0x80 | ((value - 1) << 2) | (length - 1)
+
+
+def _zero_ops(length: int) -> bytes:
+    if length > HLL_SPARSE_ZERO_MAX_LEN:
+        length -= 1
+        return bytes((0x40 | (length >> 8), length & 0xFF))
+    return bytes((length - 1,))
+
+
+class SparseWriter:
+    """Applies hllSparseSet to a bytearray holding a whole sparse value.
+
+    `hint` remembers an opcode boundary before the last change so that ascending
+    updates (PFMERGE) do not rescan from the start; the scan result is the same.
+    """
+
+    __slots__ = ("buf", "max_bytes", "hint")
+
+    def __init__(self, value, max_bytes: int):
+        self.buf = bytearray(value)
+        self.max_bytes = max_bytes
+        self.hint = (HLL_HDR_SIZE, 0, None)
+
+    def set(self, index: int, count: int, ascending: bool = False) -> int:
+        """1 if the register grew, 0 if not, -1 if the value must be promoted to dense.
+        Raises CorruptedHLL on a malformed value."""
+        if count > HLL_SPARSE_VAL_MAX_VALUE:
+            return -1
+        buf = self.buf
+        end = len(buf)
+        p, first, prev = self.hint if ascending else (HLL_HDR_SIZE, 0, None)
+        prevprev = None
+        span = oplen = 0
+        while p < end:
+            b = buf[p]
+            if b < 0x40:
+                span, oplen = b + 1, 1
+            elif b >= 0x80:
+                span, oplen = (b & 3) + 1, 1
+            else:
+                span, oplen = (((b & 0x3F) << 8) | (buf[p + 1] if p + 1 < end else 0)) + 1, 2
+            if index <= first + span - 1:
+                break
+            prevprev, prev = prev, (p, first)
+            p += oplen
+            first += span
+        if span == 0 or p >= end:
+            raise CorruptedHLL
+        b = buf[p]
+        if b >= 0x80:
+            if ((b >> 2) & 0x1F) + 1 >= count:
+                return 0
+            if span == 1:
+                buf[p] = _val_op(count, 1)
+                self._merge(prev, prevprev)
+                return 1
+        elif b < 0x40 and span == 1:
+            buf[p] = _val_op(count, 1)
+            self._merge(prev, prevprev)
+            return 1
+        seq = self._split(b, index, first, first + span - 1, count)
+        delta = len(seq) - oplen
+        if delta > 0 and len(buf) + delta > self.max_bytes:
+            return -1
+        truncated = p + oplen > end
+        buf[p:p + oplen] = seq
+        if truncated:
+            # A corrupt value ending in half an XZERO: Redis read the sds terminator
+            # as its second byte and still shortens the string by two.
+            del buf[-1]
+        self._merge(prev, prevprev)
+        return 1
+
+    @staticmethod
+    def _split(op: int, index: int, first: int, last: int, count: int) -> bytes:
+        seq = bytearray()
+        if op < 0x80:
+            if index != first:
+                seq += _zero_ops(index - first)
+            seq.append(_val_op(count, 1))
+            if index != last:
+                seq += _zero_ops(last - index)
+        else:
+            current = ((op >> 2) & 0x1F) + 1
+            if index != first:
+                seq.append(_val_op(current, index - first))
+            seq.append(_val_op(count, 1))
+            if index != last:
+                seq.append(_val_op(current, last - index))
+        return bytes(seq)
+
+    def _merge(self, prev, prevprev) -> None:
+        """Step 4 of hllSparseSet: merge adjacent same-value VALs, up to 5 opcodes
+        from the one before the update. prev / prevprev: (offset, first register)
+        of the two opcodes before the updated one, or None."""
+        buf = self.buf
+        p = prev[0] if prev is not None else HLL_HDR_SIZE
+        end = len(buf)
+        scanlen = 5
+        while p < end and scanlen:
+            scanlen -= 1
+            b = buf[p]
+            if b < 0x80:
+                p += 2 if b >= 0x40 else 1
+                continue
+            if p + 1 < end and buf[p + 1] >= 0x80:
+                b2 = buf[p + 1]
+                if (b >> 2) & 0x1F == (b2 >> 2) & 0x1F:
+                    length = (b & 3) + (b2 & 3) + 2
+                    if length <= HLL_SPARSE_VAL_MAX_LEN:
+                        del buf[p]
+                        buf[p] = _val_op(((b >> 2) & 0x1F) + 1, length)
+                        end -= 1
+                        scanlen += 1
+                        continue
+            p += 1
+        # Everything before `prev` is untouched, so the opcode before it is still a
+        # valid place to resume a later scan for a higher register.
+        self.hint = (prevprev[0], prevprev[1], None) if prevprev is not None else (HLL_HDR_SIZE, 0, None)
+
+
+# ---------------------------------------------------------------------------
+# PFADD / PFMERGE on whole values
+# ---------------------------------------------------------------------------
+
+
+def add_elements(value: bytes, elements, max_bytes: int) -> tuple[bytes, int]:
+    """hllAdd for each element: (new value, number of registers changed)."""
+    updated = 0
+    if is_sparse(value):
+        writer = SparseWriter(value, max_bytes)
+        for i, element in enumerate(elements):
+            index, count = pat_len(element)
+            result = writer.set(index, count)
+            if result >= 0:
+                updated += result
+                continue
+            value = sparse_to_dense(writer.buf)
+            changed, value = _dense_add(value, elements[i:], first=(index, count))
+            return value, updated + changed
+        if updated:
+            invalidate_cache(writer.buf)
+        return bytes(writer.buf), updated
+    changed, value = _dense_add(value, elements)
+    return value, changed
+
+
+def _dense_add(value: bytes, elements, first=None) -> tuple[int, bytes]:
+    buf = bytearray(value)
+    buf.append(0)
+    updated = 0
+    pending = [first] if first else []
+    for index, count in pending:
+        if dense_get(buf, index) < count:
+            dense_set(buf, index, count)
+            updated += 1
+    for element in (elements[1:] if first else elements):
+        index, count = pat_len(element)
+        if dense_get(buf, index) < count:
+            dense_set(buf, index, count)
+            updated += 1
+    if updated:
+        invalidate_cache(buf)
+    del buf[-1]
+    return updated, bytes(buf)
+
+
+def merge_max(registers: bytearray, value: bytes) -> None:
+    """hllMerge: registers[i] = max(registers[i], value's register i)."""
+    other = registers_of(value)
+    for i, v in enumerate(other):
+        if v > registers[i]:
+            registers[i] = v
+
+
+def write_registers(dest: bytes, registers, use_dense: bool, max_bytes: int) -> bytes:
+    """PFMERGE's write-back: dense set, or hllSparseSet per non-zero register in order
+    (promoting to dense as Redis does), then the cache is invalidated."""
+    if use_dense and is_sparse(dest):
+        dest = sparse_to_dense(dest)
+    if is_sparse(dest):
+        writer = SparseWriter(dest, max_bytes)
+        for index, count in enumerate(registers):
+            if count and writer.set(index, count, ascending=True) < 0:
+                dest = sparse_to_dense(writer.buf)
+                return _dense_write(dest, registers, start=index)
+        invalidate_cache(writer.buf)
+        return bytes(writer.buf)
+    return _dense_write(dest, registers, start=0)
+
+
+def _dense_write(dest: bytes, registers, start: int) -> bytes:
+    current = dense_registers(dest)
+    for i in range(start, HLL_REGISTERS):
+        if registers[i] > current[i]:
+            current[i] = registers[i]
+    buf = bytearray(pack_dense(dest, current))
+    invalidate_cache(buf)
+    return bytes(buf)
+
+
+# ---------------------------------------------------------------------------
+# Cardinality (the 7.0 estimator of Otmar Ertl)
+# ---------------------------------------------------------------------------
+
+
+def _tau(x: float) -> float:
+    if x == 0.0 or x == 1.0:
+        return 0.0
+    y = 1.0
+    z = 1 - x
+    while True:
+        x = math.sqrt(x)
+        z_prime = z
+        y *= 0.5
+        z -= (1 - x) ** 2 * y
+        if z_prime == z:
+            return z / 3
+
+
+def _sigma(x: float) -> float:
+    if x == 1.0:
+        return math.inf
+    y = 1.0
+    z = x
+    while True:
+        x *= x
+        z_prime = z
+        z += x * y
+        y += y
+        if z_prime == z:
+            return z
+
+
+def histogram(value) -> list:
+    """hllDenseRegHisto / hllSparseRegHisto; CorruptedHLL for a bad sparse value."""
+    histo = [0] * 64
+    if is_sparse(value):
+        idx = 0
+        for regval, runlen in sparse_runs(value):
+            histo[regval] += runlen
+            idx += runlen
+        if idx != HLL_REGISTERS:
+            raise CorruptedHLL
+        return histo
+    for v in dense_registers(value):
+        histo[v] += 1
+    return histo
+
+
+def count_histogram(histo) -> int:
+    """hllCount's estimator on a register histogram."""
+    m = float(HLL_REGISTERS)
+    z = m * _tau((m - histo[HLL_Q + 1]) / m)
+    for j in range(HLL_Q, 0, -1):
+        z += histo[j]
+        z *= 0.5
+    z += m * _sigma(histo[0] / m)
+    estimate = HLL_ALPHA_INF * m * m / z
+    floor = math.floor(estimate)      # llroundl: halves round away from zero
+    return int(floor + 1 if estimate - floor >= 0.5 else floor)
+
+
+def registers_histogram(registers) -> list:
+    registers = bytes(registers)
+    return [registers.count(v) for v in range(64)]
+
+
+def cardinality(value) -> int:
+    return count_histogram(histogram(value))
+
+
+def decode_sparse(value) -> bytes:
+    """PFDEBUG DECODE's text."""
+    parts = []
+    p, end = HLL_HDR_SIZE, len(value)
+    while p < end:
+        b = value[p]
+        if b < 0x40:
+            parts.append(b"z:%d" % (b + 1))
+            p += 1
+        elif b < 0x80:
+            nxt = value[p + 1] if p + 1 < end else 0
+            parts.append(b"Z:%d" % ((((b & 0x3F) << 8) | nxt) + 1))
+            p += 2
+        else:
+            parts.append(b"v:%d,%d" % (((b >> 2) & 0x1F) + 1, (b & 3) + 1))
+            p += 1
+    return b" ".join(parts)
