@@ -7,6 +7,7 @@ from ferrous.commands.registry import command
 from ferrous.commands.sets import c_option, generic_scan, parse_cursor
 from ferrous.errors import CommandError
 from ferrous.storage.values.hashes import HashValue, listpack_limits
+from ferrous.server.notify import NOTIFY_GENERIC, NOTIFY_HASH, notify
 from ferrous.storage.values.strings import (
     add_long_double, format_long_double_human, parse_long_double,
 )
@@ -54,6 +55,7 @@ def _generic_set(ctx, argv, reply_ok: bool):
         added += hash_.set(argv[i], argv[i + 1], limits)
     _store(ctx, key, hash_, created)
     ctx.dirty += (len(argv) - 2) // 2
+    notify(ctx, NOTIFY_HASH, "hset", key)
     return "OK" if reply_ok else added
 
 
@@ -81,6 +83,7 @@ def hsetnx(ctx, argv):
     hash_.set(field, value, limits)
     _store(ctx, key, hash_, created)
     ctx.dirty += 1
+    notify(ctx, NOTIFY_HASH, "hset", key)
     return 1
 
 
@@ -117,6 +120,9 @@ def hdel(ctx, argv):
         else:
             ctx.db.delete(key)
         ctx.dirty += deleted
+        notify(ctx, NOTIFY_HASH, "hdel", key)
+        if not hash_.fields:
+            notify(ctx, NOTIFY_GENERIC, "del", key)
     return deleted
 
 
@@ -171,6 +177,7 @@ def _finish_update(ctx, key, hash_, created, field, new_value: bytes) -> None:
     hash_.set(field, new_value, listpack_limits(ctx.server.config))
     _store(ctx, key, hash_, created)
     ctx.dirty += 1
+    notify(ctx, NOTIFY_HASH, ctx.command.name, key)     # hincrby / hincrbyfloat
 
 
 @command("hincrby", arity=4, flags="write denyoom fast", keys=(1, 1, 1), group="hash")

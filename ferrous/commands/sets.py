@@ -9,6 +9,7 @@ from ferrous.commands.registry import command
 from ferrous.errors import CommandError
 from ferrous.protocol.types import RespSet
 from ferrous.storage.glob import glob_matcher
+from ferrous.server.notify import NOTIFY_GENERIC, NOTIFY_SET, notify
 from ferrous.storage.values.sets import (
     SetValue, fits_intset, int_sorted, intset_limit, is_int,
 )
@@ -42,6 +43,7 @@ def _after_removal(ctx, key: bytes, set_: SetValue) -> None:
         ctx.db.touch(key)
     else:
         ctx.db.delete(key)
+        notify(ctx, NOTIFY_GENERIC, "del", key)
 
 
 # -- single-key commands --------------------------------------------------------
@@ -63,6 +65,8 @@ def sadd(ctx, argv):
     elif added:
         ctx.db.touch(key)
     ctx.dirty += added
+    if added:
+        notify(ctx, NOTIFY_SET, "sadd", key)
     return added
 
 
@@ -79,6 +83,7 @@ def srem(ctx, argv):
             if not set_.members:
                 break
     if removed:
+        notify(ctx, NOTIFY_SET, "srem", key)
         _after_removal(ctx, key, set_)
         ctx.dirty += removed
     return removed
@@ -124,6 +129,7 @@ def smove(ctx, argv):
         return int(member in src.members)
     if not src.remove(member):
         return 0
+    notify(ctx, NOTIFY_SET, "srem", src_key)
     _after_removal(ctx, src_key, src)
     ctx.dirty += 1
     if dst is None:
@@ -131,9 +137,11 @@ def smove(ctx, argv):
         dst.add(member, intset_limit(ctx.server.config))
         ctx.db.set(dst_key, dst)
         ctx.dirty += 1
+        notify(ctx, NOTIFY_SET, "sadd", dst_key)
     elif dst.add(member, intset_limit(ctx.server.config)):
         ctx.db.touch(dst_key)
         ctx.dirty += 1
+        notify(ctx, NOTIFY_SET, "sadd", dst_key)
     return 1
 
 
@@ -150,6 +158,7 @@ def spop(ctx, argv):
     if set_ is None:
         return None
     member = set_.pop_random()
+    notify(ctx, NOTIFY_SET, "spop", key)
     _after_removal(ctx, key, set_)
     ctx.dirty += 1
     return member
@@ -167,10 +176,13 @@ def _spop_with_count(ctx, key: bytes, count_arg: bytes):
         popped = _union_order(set_.members, [set_], intset_limit(ctx.server.config))
         ctx.db.delete(key)
         ctx.dirty += len(popped)
+        notify(ctx, NOTIFY_SET, "spop", key)
+        notify(ctx, NOTIFY_GENERIC, "del", key)
         return RespSet(popped)
     popped = set_.pop_many(count, intset_limit(ctx.server.config))
     ctx.db.touch(key)
     ctx.dirty += count
+    notify(ctx, NOTIFY_SET, "spop", key)
     return RespSet(popped)
 
 
@@ -290,12 +302,14 @@ def _store_result(ctx, key: bytes, members, intset: bool | None = None) -> int:
     if not members:
         if ctx.db.delete(key):
             ctx.dirty += 1
+            notify(ctx, NOTIFY_GENERIC, "del", key)
         return 0
     members = set(members)
     if intset is None:
         intset = fits_intset(members, intset_limit(ctx.server.config))
     ctx.db.set(key, SetValue(members, intset))
     ctx.dirty += 1
+    notify(ctx, NOTIFY_SET, ctx.command.name, key)     # sinterstore / sunionstore / sdiffstore
     return len(members)
 
 

@@ -13,6 +13,7 @@ from ferrous.commands.registry import command
 from ferrous.errors import CommandError
 from ferrous.storage.keyspace import now_ms
 from ferrous.storage.values import strings as values
+from ferrous.server.notify import NOTIFY_GENERIC, NOTIFY_STRING, notify
 
 # ---------------------------------------------------------------------------
 # Shared helpers
@@ -123,10 +124,12 @@ def _generic_set(ctx, key, value, flags=frozenset(), unit=None, expire=None,
         return old if want_old else abort_reply
     ctx.db.set(key, value, keep_ttl=b"KEEPTTL" in flags)
     ctx.dirty += 1
+    notify(ctx, NOTIFY_STRING, "set", key)
     if when is not None:
         # A deadline already in the past is stored as is, like Redis 7.0: the key
         # then expires on its next access (SET does not delete it at once).
         ctx.db.set_expire(key, when)
+        notify(ctx, NOTIFY_GENERIC, "expire", key)
     return old if want_old else ok_reply
 
 
@@ -135,6 +138,7 @@ def set_(ctx, argv):
     if len(argv) == 3:
         ctx.db.set(argv[1], argv[2])
         ctx.dirty += 1
+        notify(ctx, NOTIFY_STRING, "set", argv[1])
         return "OK"
     flags, unit, expire = _parse_extended_options(argv, 3, for_set=True)
     return _generic_set(ctx, argv[1], argv[2], flags, unit, expire)
@@ -173,11 +177,14 @@ def getex(ctx, argv):
         if absolute and when <= now_ms() and not ctx.db.is_replica:
             # An absolute time already past deletes the key at once (checkAlreadyExpired).
             ctx.db.delete(key)
+            notify(ctx, NOTIFY_GENERIC, "del", key)
         else:
             ctx.db.set_expire(key, when)
+            notify(ctx, NOTIFY_GENERIC, "expire", key)
         ctx.dirty += 1
     elif b"PERSIST" in flags and ctx.db.persist(key):
         ctx.dirty += 1
+        notify(ctx, NOTIFY_GENERIC, "persist", key)
     return value
 
 
@@ -186,6 +193,7 @@ def getdel(ctx, argv):
     value = _get_string(ctx, argv[1])
     if value is not None and ctx.db.delete(argv[1]):
         ctx.dirty += 1
+        notify(ctx, NOTIFY_GENERIC, "del", argv[1])
     return value
 
 
@@ -194,6 +202,7 @@ def getset(ctx, argv):
     old = _get_string(ctx, argv[1])
     ctx.db.set(argv[1], argv[2])
     ctx.dirty += 1
+    notify(ctx, NOTIFY_STRING, "set", argv[1])
     return old
 
 
@@ -216,6 +225,7 @@ def _generic_mset(ctx, argv, only_if_none_exist: bool):
         return 0
     for i in pairs:
         ctx.db.set(argv[i], argv[i + 1])
+        notify(ctx, NOTIFY_STRING, "set", argv[i])
     ctx.dirty += len(pairs)
     return 1 if only_if_none_exist else "OK"
 
@@ -244,6 +254,7 @@ def _generic_incr(ctx, key, delta: int) -> int:
         raise CommandError(errors.OVERFLOW)
     ctx.db.set(key, b"%d" % result, keep_ttl=True)
     ctx.dirty += 1
+    notify(ctx, NOTIFY_STRING, "incrby", key)
     return result
 
 
@@ -285,6 +296,7 @@ def incrbyfloat(ctx, argv):
     text = values.format_long_double_human(result)
     ctx.db.set(key, text, keep_ttl=True)
     ctx.dirty += 1
+    notify(ctx, NOTIFY_STRING, "incrbyfloat", key)
     return text                 # a bulk string in both protocols, as in Redis
 
 
@@ -311,6 +323,7 @@ def append(ctx, argv):
         value = current + tail
         ctx.db.set(key, value, keep_ttl=True)
     ctx.dirty += 1
+    notify(ctx, NOTIFY_STRING, "append", key)
     return len(value)
 
 
@@ -327,6 +340,7 @@ def setrange(ctx, argv):
     value = values.overwrite_at(current or b"", offset, patch)
     ctx.db.set(key, value, keep_ttl=True)
     ctx.dirty += 1
+    notify(ctx, NOTIFY_STRING, "setrange", key)
     return len(value)
 
 

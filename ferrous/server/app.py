@@ -31,6 +31,7 @@ class Server:
         self.clients: dict[int, object] = {}
         self._clients_lock = threading.Lock()
         self.multi_hook = None         # set by the transactions module (issue 4)
+        _install_groups(self)
         self.run_id = os.urandom(20).hex()
         self.listeners: list[socket.socket] = []
         self.io_threads: list[IOThread] = []
@@ -156,6 +157,15 @@ class Server:
 
     def _on_expired(self, db, key) -> None:
         self.stats.add("expired_keys")
+
+
+def _install_groups(server) -> None:
+    """Per-server state of the transactions, pub/sub and notification groups."""
+    from ferrous.commands import transactions
+    from ferrous.server import notify, pubsub
+    pubsub.install(server)
+    transactions.install(server)
+    notify.install(server)
 
 
 def setup_logging(config: Config) -> None:

@@ -50,7 +50,9 @@ class Connection:
         self.skip_next_reply = False
         self.multi = None               # list of queued argv while in MULTI
         self.multi_error = False
-        self.watched = None
+        self.watched = None             # {(db, key): expired when watched} (transactions)
+        self.watch_dirty = False
+        self.subscribed = False         # pub/sub: any channel, pattern or shard channel
         self.last_command = "NULL"
         self.created = time.time()
         self.last_interaction = self.created

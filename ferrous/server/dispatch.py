@@ -6,12 +6,17 @@ import logging
 import time
 
 from ferrous import errors
-from ferrous.commands.registry import LOCK_ALL, LOCK_KEYS, TABLE
+from ferrous.commands.registry import LOCK_ALL, LOCK_KEYS, LOCK_NONE, TABLE
 from ferrous.errors import CommandError
 from ferrous.protocol import ErrorReply
 from ferrous.protocol.encoder import encode_into
 
 log = logging.getLogger("ferrous.dispatch")
+
+# The commands a RESP2 client may send while subscribed (processCommand).
+SUBSCRIBED_MODE_COMMANDS = frozenset((
+    "ping", "subscribe", "ssubscribe", "unsubscribe", "sunsubscribe", "psubscribe",
+    "punsubscribe", "quit", "reset"))
 
 _perf = time.perf_counter_ns
 _time = time.time
@@ -53,6 +58,12 @@ def execute(ctx, conn, argv: list, out: bytearray) -> None:
     if not conn.authenticated and not cmd.no_auth:
         _reply_error(ctx, conn, errors.NOAUTH, out, rejected=cmd)
         return
+    if conn.subscribed and conn.resp == 2 and cmd.name not in SUBSCRIBED_MODE_COMMANDS:
+        # A RESP2 subscriber can only read pushes (pubsub.c): most commands are refused.
+        if conn.multi is not None:
+            conn.multi_error = True
+        _reply_error(ctx, conn, errors.PUBSUB_CONTEXT % cmd.name, out, rejected=cmd)
+        return
     queue_hook = ctx.server.multi_hook
     if conn.multi is not None and queue_hook is not None:
         handled = queue_hook(ctx, conn, cmd, argv, out)
@@ -61,14 +72,16 @@ def execute(ctx, conn, argv: list, out: bytearray) -> None:
     call(ctx, conn, cmd, argv, out)
 
 
-def call(ctx, conn, cmd, argv: list, out: bytearray) -> None:
-    """Lock the command's shards, run it, encode its reply, count it."""
+def call(ctx, conn, cmd, argv: list, out: bytearray, lock: bool = True) -> None:
+    """Lock the command's shards, run it, encode its reply, count it. lock=False
+    when the caller already holds the whole keyspace (EXEC)."""
     ctx.conn = conn
+    ctx.out = out       # replies so far; SUBSCRIBE sends them ahead of its own
     ctx.db = ctx.keyspace.dbs[conn.db]
     ctx.command = cmd
     ctx.argv = argv
     locks = None
-    mode = cmd.lock
+    mode = cmd.lock if lock else LOCK_NONE
     keyspace = ctx.keyspace
     start = _perf()
     try:
@@ -104,6 +117,11 @@ def call(ctx, conn, cmd, argv: list, out: bytearray) -> None:
     if type(reply) is ErrorReply:
         _note_error(ctx, reply.text)
     encode_into(out, reply, conn.resp)
+
+
+def reject(ctx, conn, text: str, out: bytearray, cmd) -> None:
+    """rejectCommand for hooks (MULTI queueing): an error reply counted as rejected."""
+    _reply_error(ctx, conn, text, out, rejected=cmd)
 
 
 def _rejected_command_name(argv: list) -> str:

@@ -13,6 +13,7 @@ import os
 import selectors
 import socket
 import threading
+import time
 
 from ferrous.protocol import ProtocolError
 from ferrous.server.connection import Connection
@@ -181,8 +182,10 @@ class IOThread(threading.Thread):
                 self._close(conn)
                 continue
             elif action == "more":
-                # A parked command's reply: the connection stays busy.
+                # A parked command's reply or a pub/sub message: the busy flag is left as is.
                 self._flush(conn)
+                if conn.subscribed and conn.out and self._over_pubsub_limit(conn):
+                    self._close(conn)   # client-output-buffer-limit pubsub
                 continue
             conn.busy = False
             self._flush(conn)
@@ -199,6 +202,23 @@ class IOThread(threading.Thread):
                 item = self._make_item(conn)
                 if item is not None:
                     ready.append(item)
+
+    def _over_pubsub_limit(self, conn) -> bool:
+        """checkClientOutputBufferLimits for a subscriber's unsent output: over the
+        hard limit, or over the soft one for longer than its seconds."""
+        hard, soft, seconds = self.server.config.client_output_buffer_limit["pubsub"]
+        size = len(conn.out)
+        if hard and size > hard:
+            return True
+        if not soft or size <= soft:
+            conn.obuf_soft_since = None
+            return False
+        since = getattr(conn, "obuf_soft_since", None)
+        now = time.monotonic()
+        if since is None:
+            conn.obuf_soft_since = now
+            return False
+        return now - since > seconds
 
     def _flush(self, conn) -> None:
         if conn.closed:
