@@ -7,6 +7,7 @@ methods themselves take no locks (DESIGN.md §1).
 """
 from __future__ import annotations
 
+import threading
 import time
 
 from ferrous.storage.expiry import ExpireTable
@@ -35,7 +36,8 @@ class KeyspaceEvents:
 
 
 class Database:
-    __slots__ = ("id", "data", "expires", "mask", "events", "stats", "is_replica", "scan", "atime")
+    __slots__ = ("id", "data", "expires", "mask", "events", "stats", "is_replica", "scan", "atime",
+                 "_expire_lock")
 
     def __init__(self, db_id: int, nshards: int, events: KeyspaceEvents, stats):
         self.id = db_id
@@ -49,6 +51,10 @@ class Database:
         # Last access per key (time.monotonic()), Redis's per-object LRU clock:
         # set on creation and by every lookup except peek() (OBJECT IDLETIME).
         self.atime = [dict() for _ in range(nshards)]
+        # Lazy expiry also happens under a shard's *read* lock (GET of an expired key),
+        # where two readers may try to delete the same key: this lock makes the
+        # deletion happen once. Writers hold the shard exclusively and never contend.
+        self._expire_lock = threading.Lock()
 
     # -- lookups ----------------------------------------------------------
     def lookup(self, key: bytes):
@@ -99,13 +105,13 @@ class Database:
         if self.is_replica:
             # Replicas never delete on their own; the primary sends the DEL.
             return
-        del self.data[idx][key]
-        self.expires[idx].remove(key)
-        self.atime[idx].pop(key, None)
-        if self.scan is not None:
-            self.scan[idx].remove(key)
-        if self.stats is not None:      # the server counts through on_expired instead
-            self.stats.expired_keys += 1
+        with self._expire_lock:
+            if self.data[idx].pop(key, None) is None:
+                return  # another reader expired it first
+            self.expires[idx].remove(key)
+            self.atime[idx].pop(key, None)
+            if self.scan is not None:
+                self.scan[idx].remove(key)
         hook = self.events.on_expired
         if hook is not None:
             hook(self, key)
