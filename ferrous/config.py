@@ -648,7 +648,7 @@ _SECTIONS = [
     ]),
     ("THREADS", [
         # Same name as Redis's; Ferrous's value is a real count of I/O threads.
-        _int("io-threads", 2, 1, 128, IMMUTABLE, doc="Ferrous: number of I/O threads (sockets, parsing)."),
+        _int("io-threads", 1, 1, 128, IMMUTABLE, doc="Ferrous: number of I/O threads (sockets, parsing); 1 measured best on a GIL build (README)."),
         _bool("io-threads-do-reads", False, IMMUTABLE, doc="Kept for compatibility; Ferrous's I/O threads read."),
         _int("worker-threads", 2, 1, 1024, IMMUTABLE, doc="Ferrous only: threads executing commands."),
     ]),
