@@ -56,3 +56,18 @@ def test_benchmark_core_tests_have_no_errors(server, pipeline):
     assert "rror" not in output, output
     tests = [line.split(",")[0].strip('"') for line in result.stdout.decode().splitlines()[1:]]
     assert tests == ["PING_INLINE", "PING_MBULK", "SET", "GET", "INCR", "MSET (10 keys)"]
+
+
+def test_benchmark_full_default_set_has_no_errors(server):
+    client = redis.Redis(port=server.port)
+    client.config_resetstat()
+    result = subprocess.run(
+        ["redis-benchmark", "-p", str(server.port), "-c", "10", "-n", "500", "--csv"],
+        capture_output=True, timeout=600)
+    output = (result.stdout + result.stderr).decode()
+    assert result.returncode == 0, output
+    assert "rror" not in output, output
+    tests = [line.split(",")[0].strip('"') for line in result.stdout.decode().splitlines()[1:]]
+    assert len(tests) == 20 and tests[-1] == "MSET (10 keys)", tests
+    assert client.info("errorstats") == {}
+    client.close()
