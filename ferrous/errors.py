@@ -229,3 +229,7 @@ BITPOS_BIT_INVALID = "ERR The bit argument must be 1 or 0."
 
 # --- sort group (sort.c) --------------------------------------------------------------
 SORT_SCORE_NOT_DOUBLE = "ERR One or more scores can't be converted into double"
+
+
+# --- blocking sorted-set commands / CLIENT UNBLOCK (blocked.c, networking.c) ------------
+CLIENT_UNBLOCK_REASON = "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR"

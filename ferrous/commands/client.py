@@ -1,7 +1,7 @@
 """CLIENT and its sub-commands (networking.c clientCommand).
 
 Not registered yet: PAUSE/UNPAUSE (need commands parked in dispatch while paused),
-UNBLOCK (the blocking machinery), TRACKING (client-side caching). Because tracking
+TRACKING (client-side caching). Because tracking
 can never be on, CACHING, GETREDIR and TRACKINGINFO reply as Redis does for a client
 without tracking.
 """
@@ -15,6 +15,7 @@ from ferrous.commands.connection import check_client_name, is_subscribed, pubsub
 from ferrous.commands.registry import command, container
 from ferrous.errors import CommandError
 from ferrous.protocol import RespSet, Simple, Verbatim
+from ferrous.server import blocking
 
 # Redis gives a container only @slow, not its group's category.
 container("client", arity=-2, group="connection", acl="-@connection")
@@ -323,6 +324,23 @@ def _kill(conn, me) -> None:
     conn.kill_requested = True
     if conn.io is not None:
         conn.io.deliver(conn, b"", "kill")
+
+
+@command("client|unblock", arity=-3, flags="admin noscript loading stale")
+def client_unblock(ctx, argv):
+    """CLIENT UNBLOCK <id> [TIMEOUT|ERROR]: 1 if that client was blocked."""
+    if len(argv) > 4:
+        name = argv[1].decode("utf-8", "surrogateescape")
+        raise CommandError(errors.SUBCOMMAND_SYNTAX % (name, "CLIENT"))
+    error = False
+    if len(argv) == 4:
+        # Redis checks the reason before the id.
+        reason = argv[3].lower()
+        if reason not in (b"timeout", b"error"):
+            raise CommandError(errors.CLIENT_UNBLOCK_REASON)
+        error = reason == b"error"
+    client_id = parse_int(argv[2])
+    return 1 if blocking.unblock(ctx, client_id, error) else 0
 
 
 @command("client|no-evict", arity=3, flags="admin noscript loading stale")

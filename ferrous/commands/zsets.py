@@ -2,6 +2,8 @@
 machinery and reuse generic_zpop() and parse_zmpop() from here."""
 from __future__ import annotations
 
+from functools import partial
+
 from ferrous import errors
 from ferrous.commands.args import LLONG_MAX, parse_int
 from ferrous.commands.registry import command
@@ -11,6 +13,7 @@ from ferrous.protocol import NULL_ARRAY
 from ferrous.protocol.encoder import format_double
 from ferrous.storage.values import zsets as zs
 from ferrous.storage.values.zsets import ZSetValue, listpack_limits
+from ferrous.server.blocking import NOT_READY, block, may_block, parse_timeout, signal_key_ready
 from ferrous.server.notify import NOTIFY_GENERIC, NOTIFY_ZSET, notify, store_event
 
 RANK, SCORE, LEX = "rank", "score", "lex"
@@ -66,6 +69,7 @@ def store_result(ctx, key: bytes, zset: ZSetValue | None) -> int:
     """setKey for a non-empty result, else delete the destination (Redis's *STORE)."""
     if zset:
         ctx.db.set(key, zset)
+        signal_key_ready(ctx, key)      # a new zset may serve BZPOP*/BZMPOP clients
         ctx.dirty += 1
         notify(ctx, NOTIFY_ZSET, store_event(ctx), key)
         return len(zset)
@@ -130,6 +134,7 @@ def apply_zadd(ctx, key: bytes, pairs: list, nx=False, xx=False, gt=False, lt=Fa
         if added or updated:
             if created:
                 ctx.db.set(key, zset)
+                signal_key_ready(ctx, key)      # dbAdd of a zset serves blocked clients
             else:
                 ctx.db.touch(key)
             ctx.dirty += added + updated
@@ -490,6 +495,48 @@ def numkeys_getkeys(numkeys_index: int, dest_index: int = 0):
 def zmpop(ctx, argv):
     keys, maximum, count = parse_zmpop(argv, 1)
     return generic_zpop(ctx, keys, maximum, count, emit_key=True, nested=True, nil_when_empty=True)
+
+
+# -- BZPOPMIN / BZPOPMAX / BZMPOP (blockingGenericZpopCommand) ----------------------------
+def _generic_blocking_zpop(ctx, keys, timeout: float, maximum: bool, count: int, nested: bool):
+    """Pop from the first existing zset of keys like ZPOP*/ZMPOP, else block on keys."""
+    for key in keys:
+        if write_zset(ctx, key) is not None:
+            return generic_zpop(ctx, [key], maximum, count, emit_key=True, nested=nested,
+                                nil_when_empty=True)
+    if not may_block(ctx):
+        return NULL_ARRAY       # MULTI/scripts: answered as a timeout at once
+    block(ctx, keys, timeout, partial(_serve_zpop, maximum=maximum, count=count, nested=nested))
+
+
+def _serve_zpop(ctx, key: bytes, maximum: bool, count: int, nested: bool):
+    """A blocked BZPOPMIN/BZPOPMAX/BZMPOP client, now that key was signalled ready."""
+    if type(ctx.db.lookup(key)) is not ZSetValue:
+        return NOT_READY        # gone again, or another type: keep waiting (as 7.0)
+    return generic_zpop(ctx, [key], maximum, count, emit_key=True, nested=nested,
+                        nil_when_empty=True)
+
+
+@command("bzpopmin", arity=-3, flags="write noscript blocking fast", keys=(1, -2, 1),
+         group="sorted-set")
+def bzpopmin(ctx, argv):
+    timeout = parse_timeout(argv[-1])
+    return _generic_blocking_zpop(ctx, argv[1:-1], timeout, False, -1, nested=False)
+
+
+@command("bzpopmax", arity=-3, flags="write noscript blocking fast", keys=(1, -2, 1),
+         group="sorted-set")
+def bzpopmax(ctx, argv):
+    timeout = parse_timeout(argv[-1])
+    return _generic_blocking_zpop(ctx, argv[1:-1], timeout, True, -1, nested=False)
+
+
+@command("bzmpop", arity=-5, flags="write blocking movablekeys", group="sorted-set",
+         getkeys=numkeys_getkeys(2))
+def bzmpop(ctx, argv):
+    keys, maximum, count = parse_zmpop(argv, 2)     # Redis checks the options first
+    timeout = parse_timeout(argv[1])
+    return _generic_blocking_zpop(ctx, keys, timeout, maximum, count, nested=True)
 
 
 # -- ZRANDMEMBER -----------------------------------------------------------------------------
