@@ -13,6 +13,7 @@ from ferrous.errors import CommandError
 from ferrous.protocol import NULL_ARRAY, Raw
 from ferrous.storage.values import geo
 from ferrous.storage.values.zsets import ZSetValue
+from ferrous.server.blocking import signal_key_ready
 from ferrous.server.notify import NOTIFY_ZSET, notify, store_event
 
 # georadiusGeneric flags
@@ -261,6 +262,7 @@ def _store_points(ctx, search: _Search, points: list) -> int:
     conversion = search.shape.conversion
     pairs = [(p.member, p.dist / conversion if search.store_dist else p.score) for p in points]
     ctx.db.set(search.store_key, ZSetValue.from_pairs(pairs, ctx.server.config))
+    signal_key_ready(ctx, search.store_key)  # the stored zset may serve BZPOP* clients
     ctx.dirty += len(points)
     notify(ctx, NOTIFY_ZSET, store_event(ctx), search.store_key)
     return len(points)

@@ -1,5 +1,5 @@
-"""Sorted set group (t_zset.c). BZPOPMIN/BZPOPMAX/BZMPOP live with the blocking
-machinery and reuse generic_zpop() and parse_zmpop() from here."""
+"""Sorted set group (t_zset.c). BZPOPMIN/BZPOPMAX/BZMPOP block through
+server/blocking.py (as the list group does) and reuse generic_zpop() and parse_zmpop()."""
 from __future__ import annotations
 
 from functools import partial
