@@ -78,3 +78,11 @@ def raw(server, protocol):
 def ferrous():
     """The shared Ferrous server alone (for tests of Ferrous-only behaviour)."""
     return _get_server("ferrous")
+
+
+@pytest.fixture(scope="module")
+def real_redis():
+    """A real Redis of the module's own, beside the shared Ferrous (differential model tests)."""
+    proc = ServerProcess("redis")
+    yield proc
+    proc.stop()

@@ -6,7 +6,6 @@ import socket
 
 import pytest
 from resp_client import Error, encode_command
-from servers import ServerProcess
 
 WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
 
@@ -247,11 +246,6 @@ def test_search_errors(sicily):
 
 # -- many points, compared with real Redis -------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def real_redis():
-    proc = ServerProcess("redis")
-    yield proc
-    proc.stop()
 
 
 _CENTERS = [(13.36, 38.11), (-122.4, 37.77), (179.9, 0.1), (-179.95, -10), (0, 0), (10, 84.9),

@@ -19,7 +19,6 @@ import pytest
 from hypothesis import HealthCheck, settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 from resp_client import Error, RawClient, RespMap, RespSet
-from servers import ServerProcess
 
 LONG = b"L" * 65
 KEYS = st.integers(0, 3)
@@ -306,11 +305,6 @@ class HashSetMachine(RuleBasedStateMachine):
                 self.same("SMEMBERS", key, unordered=self.unordered(key))
 
 
-@pytest.fixture(scope="module")
-def real_redis():
-    proc = ServerProcess("redis")
-    yield proc
-    proc.stop()
 
 
 @pytest.mark.parametrize("resp", [2, 3])

@@ -10,7 +10,6 @@ import random
 import pytest
 import redis
 from resp_client import Error, Simple
-from servers import ServerProcess
 
 WRONGTYPE = Error("WRONGTYPE Operation against a key holding the wrong kind of value")
 NOT_HLL = Error("WRONGTYPE Key is not a valid HyperLogLog string value.")
@@ -181,12 +180,6 @@ def test_pfselftest(raw):
 
 # -- byte-exact against real Redis, and values exchanged between the servers ------------
 
-@pytest.fixture(scope="module")
-def real_redis():
-    """A second server, real Redis, next to the Ferrous one of the session."""
-    proc = ServerProcess("redis")
-    yield proc
-    proc.stop()
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 from resp_client import RawClient
-from servers import ServerProcess, redis_available
+from servers import redis_available
 
 NKEYS = 4
 KEYS = st.integers(0, NKEYS - 1)
@@ -181,11 +181,6 @@ class ListMachine(RuleBasedStateMachine):
                 self.same("LRANGE", key, "0", "-1")
 
 
-@pytest.fixture(scope="module")
-def real_redis():
-    proc = ServerProcess("redis")
-    yield proc
-    proc.stop()
 
 
 @pytest.mark.skipif(not redis_available(), reason="needs redis-server to compare with")

@@ -18,7 +18,6 @@ import pytest
 from hypothesis import HealthCheck, settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 from resp_client import Error, RawClient
-from servers import ServerProcess
 
 LONG = b"L" * 65
 NKEYS = 4
@@ -281,11 +280,6 @@ class ZSetMachine(RuleBasedStateMachine):
                 self.same("ZRANGE", key, "0", "-1", "WITHSCORES")
 
 
-@pytest.fixture(scope="module")
-def real_redis():
-    proc = ServerProcess("redis")
-    yield proc
-    proc.stop()
 
 
 @pytest.mark.parametrize("resp", [2, 3])
