@@ -201,6 +201,7 @@ def _run_queued(ctx, conn) -> Raw:
     """Run the queue under the whole-keyspace lock; each reply is one array element."""
     queued = conn.multi
     ctx.server.watches.unwatch_all(conn)    # unwatch ASAP, as Redis does
+    ctx.prevent_propagation()   # the queued writes propagate, wrapped in MULTI/EXEC
     exec_cmd = ctx.command
     body = bytearray()
     try:

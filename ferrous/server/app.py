@@ -14,6 +14,7 @@ from ferrous.commands import registry
 from ferrous.config import Config
 from ferrous.server.background import Cron
 from ferrous.server.io_thread import Acceptor, IOThread
+from ferrous.server.propagate import Propagator
 from ferrous.server.stats import ServerStats
 from ferrous.server.workers import WorkerPool
 from ferrous.storage.keyspace import Keyspace
@@ -27,6 +28,7 @@ class Server:
         registry.load_all()
         self.stats = ServerStats()
         self.keyspace = Keyspace(self.config.databases)
+        self.propagator = Propagator()  # the AOF and replicas consume it
         self.keyspace.events.on_expired = self._on_expired
         self.clients: dict[int, object] = {}
         self._clients_lock = threading.Lock()
@@ -157,6 +159,7 @@ class Server:
 
     def _on_expired(self, db, key) -> None:
         self.stats.add("expired_keys")
+        self.propagator.key_expired(db, key)
 
 
 def _install_groups(server) -> None:

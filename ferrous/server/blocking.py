@@ -53,6 +53,7 @@ from ferrous.commands.args import parse_int
 from ferrous.errors import CommandError
 from ferrous.protocol import NULL_ARRAY, ErrorReply
 from ferrous.protocol.encoder import encode_into
+from ferrous.server import propagate
 from ferrous.server.background import Supervised
 from ferrous.server.context import CommandStats
 from ferrous.server.io_thread import WorkItem
@@ -399,7 +400,7 @@ class Registry:
             if state != WAITING:
                 return state == DONE            # DONE: on to the next; SERVING: stop
             existed = ctx.db.lookup(key) is not None
-            reply = _run_serve(ctx, waiter, key)
+            reply = _run_serve_propagating(ctx, waiter, key)
             go_on = ctx.db.lookup(key) is not None if existed else reply is not NOT_READY
         finally:
             _unlock(locks, waiter.cmd.is_write)
@@ -529,6 +530,21 @@ class Registry:
 def _timeout_reply(waiter):
     reply = waiter.timeout_reply
     return reply() if callable(reply) else reply
+
+
+def _run_serve_propagating(ctx, waiter, key: bytes):
+    """_run_serve inside a propagation scope, like any call(): the serve callback
+    rewrites what is propagated (a served BLPOP propagates as LPOP)."""
+    if not ctx.server.propagator.active:
+        return _run_serve(ctx, waiter, key)
+    outer = propagate.begin(ctx, waiter.argv)
+    succeeded = False
+    try:
+        reply = _run_serve(ctx, waiter, key)
+        succeeded = reply is not NOT_READY
+        return reply
+    finally:
+        propagate.end(ctx, outer, succeeded)
 
 
 def _run_serve(ctx, waiter, key):

@@ -6,6 +6,8 @@ write to shared statistics (INFO sums the contexts).
 """
 from __future__ import annotations
 
+from ferrous.server.propagate import TO_ALL
+
 
 class CommandStats:
     __slots__ = ("calls", "usec", "rejected_calls", "failed_calls")
@@ -28,6 +30,12 @@ class Context:
         # Keys that writes made ready for blocked clients, served after the command
         # (server/blocking.py); an ordered set, empty unless someone is blocked.
         self.ready_keys: dict = {}
+        # The propagate step (server/propagate.py): effects of the running command
+        # and its nested calls, emitted when the outermost call ends. Only used
+        # while someone consumes the stream (AOF, replicas).
+        self.propagation: list = []
+        self.propagation_depth = 0
+        self.propagation_scope = None
         # Counters private to this worker; INFO adds up every worker's.
         self.commands_processed = 0
         self.keyspace_hits = 0
@@ -45,6 +53,27 @@ class Context:
         else:
             self.keyspace_hits += 1
         return value
+
+    # -- propagation (Redis's alsoPropagate / preventCommandPropagation) ---------
+    @property
+    def propagating(self) -> bool:
+        """Whether effects are being recorded: check it before building argv lists."""
+        return self.propagation_depth > 0
+
+    def prevent_propagation(self) -> None:
+        """Don't propagate this command's own argv (EXEC, scripts, SPOP -> SREMs)."""
+        if self.propagation_scope is not None:
+            self.propagation_scope.prevented = True
+
+    def rewrite_propagation(self, argv: list) -> None:
+        """Propagate argv instead of the command as received (SET EX -> SET PXAT)."""
+        if self.propagation_scope is not None:
+            self.propagation_scope.argv = argv
+
+    def also_propagate(self, argv: list, targets: int = TO_ALL) -> None:
+        """Add a command to this command's propagated unit, in the current db."""
+        if self.propagation_depth:
+            self.propagation.append((self.db.id, argv, targets))
 
     def select_db(self, index: int):
         return self.keyspace.dbs[index]

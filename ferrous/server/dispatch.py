@@ -10,6 +10,7 @@ from ferrous.commands.registry import LOCK_ALL, LOCK_KEYS, LOCK_NONE, TABLE
 from ferrous.errors import CommandError
 from ferrous.protocol import ErrorReply
 from ferrous.protocol.encoder import encode_into
+from ferrous.server import propagate
 
 log = logging.getLogger("ferrous.dispatch")
 
@@ -89,9 +90,16 @@ def call(ctx, conn, cmd, argv: list, out: bytearray, lock: bool = True) -> None:
             locks = _lock_keys(keyspace, cmd, argv)
         elif mode == LOCK_ALL:
             keyspace.lock_all()
+        scoped = ctx.propagation_depth or ctx.server.propagator.active
+        succeeded = False
         try:
+            if scoped:
+                outer_scope = propagate.begin(ctx, argv)
             reply = cmd.handler(ctx, argv)
+            succeeded = True
         finally:
+            if scoped:  # emitted before the locks go: per-key order is execution order
+                propagate.end(ctx, outer_scope, succeeded)
             if locks is not None:
                 write = cmd.is_write
                 for lock in locks:

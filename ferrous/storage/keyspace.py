@@ -123,6 +123,13 @@ class Database:
     def set(self, key: bytes, value, keep_ttl: bool = False) -> None:
         """setKey: overwrite or create; clears the TTL unless keep_ttl."""
         idx = hash(key) & self.mask
+        exp = self.expires[idx]
+        if exp.when:
+            # Redis's setKey always follows a lookupKeyWrite: an expired key is
+            # deleted first (the "expired" event, expired_keys, a propagated DEL).
+            deadline = exp.when.get(key)
+            if deadline is not None and deadline <= now_ms():
+                self._expire(idx, key)
         added = self.events.on_added
         if added is not None and key not in self.data[idx]:
             added(self, key)
@@ -130,10 +137,8 @@ class Database:
         self.atime[idx][key] = _monotonic()
         if self.scan is not None:
             self.scan[idx].add(key)
-        if not keep_ttl:
-            exp = self.expires[idx]
-            if exp.when:
-                exp.remove(key)
+        if not keep_ttl and exp.when:
+            exp.remove(key)
         modified = self.events.on_modified
         if modified is not None:
             modified(self, key)
