@@ -84,6 +84,9 @@ def geoadd(ctx, argv):
     for i in range(0, len(rest), 3):
         lon, lat = _parse_lonlat(rest[i], rest[i + 1])
         pairs.append((float(geo.lonlat_to_score(lon, lat)), rest[i + 2]))
+    if ctx.propagating:     # geoaddCommand runs (and so propagates) "zadd key [opts] bits member"
+        scores = [arg for score, member in pairs for arg in (b"%d" % int(score), member)]
+        ctx.rewrite_propagation([b"zadd", *argv[1:index], *scores])
     return apply_zadd(ctx, argv[1], pairs, nx=b"nx" in flags, xx=b"xx" in flags, ch=b"ch" in flags)
 
 

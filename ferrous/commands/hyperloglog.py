@@ -45,7 +45,11 @@ def pfadd(ctx, argv):
         updated = 1
     try:
         value, changed = hll.add_elements(current, argv[2:], _max_sparse(ctx))
-    except hll.CorruptedHLL:
+    except hll.CorruptedHLL as exc:
+        # Redis edits the string in place: the registers set before the corruption
+        # was met stay set, with no propagation (dirty is not incremented).
+        if exc.partial is not None and exc.partial != current:
+            _replace_silently(ctx, key, exc.partial)
         raise CommandError(errors.HLL_CORRUPTED) from None
     updated += changed
     if updated:
@@ -102,10 +106,16 @@ def _write_cache(ctx, key: bytes, value: bytes) -> None:
     the key compute the very same bytes, so one atomic replacement of the dict entry
     (no TTL, access-time or scan bookkeeping: the key already exists) is safe.
     """
+    _replace_silently(ctx, key, value)
+    ctx.db.touch(key)
+    ctx.dirty += 1
+
+
+def _replace_silently(ctx, key: bytes, value: bytes) -> None:
+    """Swap an existing key's string for an edited copy, like Redis's in-place edit of
+    the sds: TTL, access time and scan state stay; no event is raised."""
     db = ctx.db
     db.data[hash(key) & db.mask][key] = value
-    db.touch(key)
-    ctx.dirty += 1
 
 
 @command("pfmerge", arity=-2, flags="write denyoom", keys=(1, -1, 1), group="hyperloglog")

@@ -21,6 +21,7 @@ from ferrous.commands.registry import LOCK_ALL, command
 from ferrous.errors import CommandError
 from ferrous.server.blocking import signal_key_ready
 from ferrous.server.notify import NOTIFY_GENERIC, NOTIFY_LIST, notify
+from ferrous.storage.pqsort import partial_quicksort
 from ferrous.storage.values.hashes import HashValue
 from ferrous.storage.values.lists import ListValue
 from ferrous.storage.values.sets import SetValue
@@ -182,91 +183,6 @@ def _compare(a, b) -> int:
     return (a > b) - (a < b)
 
 
-def _med3(v: list, a: int, b: int, c: int, cmp) -> int:
-    if cmp(v[a], v[b]) < 0:
-        return b if cmp(v[b], v[c]) < 0 else (c if cmp(v[a], v[c]) < 0 else a)
-    return b if cmp(v[b], v[c]) > 0 else (a if cmp(v[a], v[c]) < 0 else c)
-
-
-def _vecswap(v: list, a: int, b: int, n: int) -> None:
-    for i in range(n):
-        v[a + i], v[b + i] = v[b + i], v[a + i]
-
-
-def _pqsort(v: list, cmp, lrange: int, rrange: int) -> None:
-    """Redis's pqsort.c (a BSD quicksort that skips partitions outside lrange..rrange).
-    Used when BY sorts only a LIMIT window: it is not stable, and ties (ALPHA BY values
-    that are equal or missing) come out in its order, so it is ported as is."""
-    a, n = 0, len(v)
-    while True:
-        if n < 7:
-            for pm in range(a + 1, a + n):
-                pl = pm
-                while pl > a and cmp(v[pl - 1], v[pl]) > 0:
-                    v[pl], v[pl - 1] = v[pl - 1], v[pl]
-                    pl -= 1
-            return
-        pm = a + n // 2
-        if n > 7:
-            pl, pn = a, a + n - 1
-            if n > 40:
-                d = n // 8
-                pl = _med3(v, pl, pl + d, pl + 2 * d, cmp)
-                pm = _med3(v, pm - d, pm, pm + d, cmp)
-                pn = _med3(v, pn - 2 * d, pn - d, pn, cmp)
-            pm = _med3(v, pl, pm, pn, cmp)
-        v[a], v[pm] = v[pm], v[a]
-        pa = pb = a + 1
-        pc = pd = a + n - 1
-        while True:
-            while pb <= pc:
-                result = cmp(v[pb], v[a])
-                if result > 0:
-                    break
-                if result == 0:
-                    v[pa], v[pb] = v[pb], v[pa]
-                    pa += 1
-                pb += 1
-            while pb <= pc:
-                result = cmp(v[pc], v[a])
-                if result < 0:
-                    break
-                if result == 0:
-                    v[pc], v[pd] = v[pd], v[pc]
-                    pd -= 1
-                pc -= 1
-            if pb > pc:
-                break
-            v[pb], v[pc] = v[pc], v[pb]
-            pb += 1
-            pc -= 1
-        pn = a + n
-        r = min(pa - a, pb - pa)
-        _vecswap(v, a, pb - r, r)
-        r = min(pd - pc, pn - pd - 1)
-        _vecswap(v, pb, pn - r, r)
-        r = pb - pa
-        if r > 1 and _overlaps(a, a + r - 1, lrange, rrange):
-            _pqsort_part(v, a, r, cmp, lrange, rrange)
-        r = pd - pc
-        if r <= 1:
-            return
-        a, n = pn - r, r
-        if not _overlaps(a, a + r - 1, lrange, rrange):
-            return
-
-
-def _overlaps(left: int, right: int, lrange: int, rrange: int) -> bool:
-    return not ((lrange < left and rrange < left) or (lrange > right and rrange > right))
-
-
-def _pqsort_part(v: list, a: int, n: int, cmp, lrange: int, rrange: int) -> None:
-    """Recurse on v[a:a+n] in place (indexes stay those of the whole vector)."""
-    part = v[a:a + n]
-    _pqsort(part, cmp, lrange - a, rrange - a)
-    v[a:a + n] = part
-
-
 def _alpha_cmp(cut, desc: bool):
     """sortCompare for ALPHA BY: (by value, element) records; a missing value first."""
     sign = -1 if desc else 1
@@ -309,7 +225,9 @@ def _sort_elements(ctx, elements: list, opts: _SortOptions, start: int, end: int
             raise CommandError(errors.SORT_SCORE_NOT_DOUBLE)
         cmp = _numeric_cmp(opts.desc)
     if by is not None and (start != 0 or end != len(keyed) - 1):
-        _pqsort(keyed, cmp, start, end)
+        # pqsort: not stable, so ties (equal or missing ALPHA BY values) come out
+        # in its order.
+        partial_quicksort(keyed, cmp, start, end)
     elif opts.alpha:
         keyed.sort(key=cmp_to_key(cmp))
     else:

@@ -297,7 +297,7 @@ def _zrange_pairs(zset, rangetype, bounds, reverse: bool, offset: int, limit: in
             return [], -1
         start, stop = zset.score_positions(bounds)
     else:
-        start, stop = zset.lex_positions(bounds)
+        start, stop = zset.lex_positions(bounds, reverse)
     return zset.window(start, stop, offset, limit, reverse), -1
 
 
@@ -425,6 +425,9 @@ def generic_zpop(ctx, keys, maximum: bool, count: int, emit_key: bool, nested: b
     popped = zset.pop(1 if count == -1 else count, maximum)
     notify(ctx, NOTIFY_ZSET, "zpopmax" if maximum else "zpopmin", key)
     _after_removal(ctx, key, zset, len(popped))
+    if emit_key:    # ZMPOP and the blocking pops propagate as the plain pop of one key
+        pop = b"ZPOPMAX" if maximum else b"ZPOPMIN"
+        ctx.rewrite_propagation([pop, key] if count == -1 else [pop, key, b"%d" % len(popped)])
     if nested:
         pairs = [[member, score] for member, score in popped]
         return [key, pairs] if emit_key else pairs
@@ -488,8 +491,6 @@ def numkeys_getkeys(numkeys_index: int, dest_index: int = 0):
     return getkeys
 
 
-# ZMPOP propagates as ZPOPMIN/ZPOPMAX key count in Redis (rewriteClientCommandVector);
-# Ferrous has no propagation hook yet, so that rewrite is left to the propagate step.
 @command("zmpop", arity=-4, flags="write movablekeys", group="sorted-set",
          getkeys=numkeys_getkeys(1))
 def zmpop(ctx, argv):

@@ -224,3 +224,128 @@ def test_values_move_between_servers(redis_and_ferrous):
             target.set("y", source.get("x"))
             assert target.pfcount("y") == source.pfcount("x")
             assert target.get("y") == source.get("x")
+
+
+# -- regressions: hllSparseSet's exact steps (each found by the bitmap/HLL/geo model) ---
+
+def _xzero(length: int) -> bytes:
+    return bytes((0x40 | ((length - 1) >> 8), (length - 1) & 0xFF))
+
+
+def _val(value: int, length: int) -> bytes:
+    return bytes((0x80 | ((value - 1) << 2) | (length - 1),))
+
+
+def test_sparse_merge_counts_each_merge_as_one_of_its_five_steps(raw):
+    # "e0" sets register 1318 to 1. Step 4 then scans five opcodes from the one before
+    # it: two merges use two of them, so the v:4,1 pair further right stays unmerged.
+    body = (_xzero(1317) + _val(2, 1) + b"\x00" + _val(1, 1) + _val(3, 1) + _val(3, 1)
+            + _val(4, 1) + _val(4, 1) + _xzero(16384 - 1318 - 6))
+    raw.call("SET", "h", HEADER_SPARSE + bytes(8) + body)
+    assert raw.call("PFADD", "h", "e0") == 1
+    assert raw.call("PFDEBUG", "DECODE", "h") == b"Z:1317 v:2,1 v:1,2 v:3,2 v:4,1 v:4,1 Z:15060"
+    assert raw.call("GET", "h") == (HEADER_SPARSE + bytes(7) + b"\x80" + _xzero(1317) + _val(2, 1)
+                                    + _val(1, 2) + _val(3, 2) + _val(4, 1) + _val(4, 1) + _xzero(15060))
+
+
+def test_pfadd_on_a_corrupt_value_keeps_the_registers_it_set_before_the_error(raw):
+    # The opcodes cover 16383 registers: "a" and "b" (registers 12711 and 15780) are
+    # set in place before "x8784" (register 16383) finds no opcode. Redis keeps them.
+    short = HEADER_SPARSE + bytes(7) + b"\x80" + _xzero(16383)
+    raw.call("SET", "h", short)
+    raw.call("EXPIRE", "h", 1000)
+    assert raw.call("PFADD", "h", "a", "b", "x8784", "c") == CORRUPTED
+    assert raw.call("GET", "h") == (HEADER_SPARSE + bytes(7) + b"\x80" + _xzero(12711) + _val(2, 1)
+                                    + _xzero(3068) + _val(1, 1) + _xzero(602))
+    assert raw.call("TTL", "h") > 0
+    assert raw.call("PFADD", "h", "a", "b") == 0            # already set
+    raw.call("SET", "h", short)
+    assert raw.call("PFADD", "h", "x8784") == CORRUPTED
+    assert raw.call("GET", "h") == short                    # nothing set: unchanged
+
+
+def test_pfadd_into_an_hll_damaged_by_bitfield_matches_redis(redis_and_ferrous):
+    # The model's first falsifying sequence: 300 elements, a BITFIELD write over the
+    # header and first opcodes, then 2000 elements fill the sparse value up to
+    # hll-sparse-max-bytes before the corruption is met.
+    clients = redis_and_ferrous
+    for client in clients:
+        client.delete("h")
+    _same_on_both(clients, "PFADD", "h", *elements("m", 300, 455784))
+    _same_on_both(clients, "BITFIELD", "h", "INCRBY", "u63", "99", "112")
+    replies = []
+    for client in clients:
+        with pytest.raises(redis.ResponseError) as excinfo:
+            client.pfadd("h", *elements("m", 2000))
+        replies.append(str(excinfo.value))
+    assert replies == ["INVALIDOBJ Corrupted HLL object detected"] * 2
+    assert len(_same_on_both(clients, "GET", "h")) == 3000
+    _same_on_both(clients, "PFDEBUG", "ENCODING", "h")
+
+
+def test_value_ending_in_half_an_xzero_matches_redis(redis_and_ferrous):
+    # A corrupt value whose last byte starts an XZERO: Redis reads the byte past the
+    # end as its second byte. Splitting that XZERO leaves the last byte of the new
+    # opcodes there (written after the sds terminator), and later commands read it.
+    clients = redis_and_ferrous
+    for client in clients:
+        client.delete("h")
+        client.set("h", HEADER_SPARSE + bytes(8) + b"\x7f")
+    outcomes = []
+    # "a" splits the XZERO at register 12711; "g528" (register 16095) is covered only
+    # through the byte read past the end; then more, some past the covered registers.
+    for command in (("PFADD", "h", "a"), ("PFADD", "h", "g528"),
+                    ("PFADD", "h", *elements("w", 300)), ("PFDEBUG", "DECODE", "h"),
+                    ("PFCOUNT", "h"), ("PFMERGE", "d", "h"), ("PFDEBUG", "TODENSE", "h")):
+        replies = [_reply_or_error(client, *command) for client in clients]
+        assert replies[0] == replies[1], command
+        outcomes.append(replies[0])
+        _same_on_both(clients, "GET", "h")
+    assert outcomes[0] == 1 and outcomes[1] == 1    # the ghost byte keeps registers covered
+
+
+def _reply_or_error(client, *command):
+    try:
+        return client.execute_command(*command)
+    except redis.ResponseError as exc:
+        return f"error: {exc}"
+
+
+@pytest.mark.parametrize("max_bytes", [0, 64, 300, 1000, 3000, 8000])
+def test_sparse_to_dense_promotion_at_hll_sparse_max_bytes_matches_redis(redis_and_ferrous, max_bytes):
+    clients = redis_and_ferrous
+    for client in clients:
+        client.delete("a", "b", "m")
+        client.config_set("hll-sparse-max-bytes", max_bytes)
+    try:
+        for start, count in ((0, 1), (0, 40), (100, 300), (5000, 700), (9000, 2000)):
+            _same_on_both(clients, "PFADD", "a", *elements("m", count, start))
+            _same_on_both(clients, "PFADD", "b", *elements("n", count // 2, start))
+            for name in ("a", "b"):
+                _same_on_both(clients, "GET", name)
+                _same_on_both(clients, "PFDEBUG", "ENCODING", name)
+            # PFMERGE into an existing sparse destination promotes half way, as
+            # hllSparseSet does, unless a source is dense (then dense from the start).
+            _same_on_both(clients, "PFMERGE", "m", "a", "b")
+            _same_on_both(clients, "GET", "m")
+            _same_on_both(clients, "PFCOUNT", "m")
+            _same_on_both(clients, "PFCOUNT", "a", "b", "m")
+            _same_on_both(clients, "GET", "m")
+    finally:
+        for client in clients:
+            client.config_set("hll-sparse-max-bytes", 3000)
+
+
+def test_cache_bytes_after_each_command_match_redis(redis_and_ferrous):
+    clients = redis_and_ferrous
+    for client in clients:
+        client.delete("a", "b", "m")
+    steps = [("PFADD", "a", *elements("x", 50)), ("PFCOUNT", "a"), ("PFADD", "a", "x1"),
+             ("PFADD", "a", "new"), ("PFCOUNT", "a"), ("PFMERGE", "m", "a"), ("PFCOUNT", "m"),
+             ("PFMERGE", "m"), ("PFADD", "b", *elements("y", 4000)), ("PFCOUNT", "b"),
+             ("PFMERGE", "m", "b"), ("PFCOUNT", "m", "a"), ("PFCOUNT", "m"), ("PFADD", "b", "y1"),
+             ("PFDEBUG", "TODENSE", "a"), ("PFCOUNT", "a")]
+    for step in steps:
+        _same_on_both(clients, *step)
+        for name in ("a", "b", "m"):
+            _same_on_both(clients, "GET", name)

@@ -186,6 +186,28 @@ def test_lex_ranges(raw):
         "ERR syntax error, WITHSCORES not supported in combination with BYLEX")
 
 
+def test_lex_ranges_over_different_scores_walk_the_listpack_as_redis_does(raw):
+    # Undefined by the documentation; Redis checks that the last member is >= min and
+    # the first <= max, then walks the listpack in score order: the first member >= min
+    # (reversed: the last <= max) must be inside too, and the walk goes on while the
+    # members stay inside.
+    raw.call("ZADD", "z", "1", "a", "2", "b", "3", "c", "inf", "d", "-inf", "e", "0", "f",
+             "5", "aa", "4", "zz")
+    assert raw.call("ZRANGE", "z", "[a", "[c", "BYLEX") == []              # e comes first
+    assert raw.call("ZRANGE", "z", "[b", "[e", "BYLEX") == [b"e"]
+    assert raw.call("ZRANGE", "z", "[zz", "(a", "BYLEX", "REV") == [b"d", b"aa", b"zz", b"c", b"b"]
+    assert raw.call("ZREVRANGEBYLEX", "z", "[f", "[a") == [b"d", b"aa", b"zz", b"c", b"b", b"a", b"f", b"e"]
+    assert raw.call("ZRANGE", "z", "[f", "[b", "BYLEX", "REV", "LIMIT", "1", "2") == []
+    assert raw.call("ZLEXCOUNT", "z", "[e", "[zz") == 0                   # the last, d, < e
+    assert raw.call("ZLEXCOUNT", "z", "[a", "[zz") == 8
+    assert raw.call("ZRANGESTORE", "d", "z", "[zz", "[a", "BYLEX", "REV") == 8
+    raw.call("ZADD", "y", "1", "m", "2", "c", "3", "x", "4", "b")
+    assert raw.call("ZRANGE", "y", "[b", "[y", "BYLEX") == [b"m", b"c", b"x", b"b"]
+    assert raw.call("ZRANGE", "y", "[n", "[b", "BYLEX", "REV") == [b"b", b"x", b"c", b"m"]
+    assert raw.call("ZREMRANGEBYLEX", "y", "[b", "[n") == 2
+    assert raw.call("ZRANGE", "y", "0", "-1") == [b"x", b"b"]
+
+
 # -- ZRANGE family --------------------------------------------------------------------------
 
 @pytest.fixture

@@ -10,12 +10,17 @@ Sparse: opcodes ZERO 00xxxxxx (1-64 zero registers), XZERO 01xxxxxx yyyyyyyy (1-
 zero registers), VAL 1vvvvvxx (1-4 registers of value 1-32).
 
 The sparse update follows hllSparseSet step by step (split, then a local merge of
-adjacent VALs) because its output is not canonical: a different but equivalent
-encoding would not be byte-identical with Redis.
+adjacent VALs over at most five opcodes) because its output is not canonical: a
+different but equivalent encoding would not be byte-identical with Redis. Corrupt
+values (set by SET, SETBIT, BITFIELD ...) are edited as Redis edits them too: PFADD
+keeps what it changed before meeting the corruption, and a value ending in half an
+XZERO reads the byte past its end.
 """
 from __future__ import annotations
 
 import math
+import threading
+from bisect import bisect_right
 
 HLL_P = 14
 HLL_Q = 64 - HLL_P
@@ -40,7 +45,52 @@ _MURMUR_SEED = 0xADC83B19
 
 
 class CorruptedHLL(Exception):
-    """INVALIDOBJ: the sparse opcodes do not cover exactly 16384 registers."""
+    """INVALIDOBJ: the sparse opcodes do not cover exactly 16384 registers.
+
+    `partial` is the value as the failing command leaves it: Redis edits the string in
+    place, so PFADD keeps the registers it set before it met the corruption."""
+
+    def __init__(self, partial: bytes | None = None):
+        super().__init__()
+        self.partial = partial
+
+
+# ---------------------------------------------------------------------------
+# The byte after the end of a sparse value
+# ---------------------------------------------------------------------------
+#
+# The C code reads one byte past the last opcode when a corrupt value ends in the
+# first half of an XZERO: the sds terminator, normally 0. But hllSparseSet's step 3
+# writes its new opcodes after sdsIncrLen has placed the terminator, so splitting
+# that truncated XZERO leaves the last byte of the new sequence just past the end,
+# and later commands read it as the XZERO's second byte. Values are immutable bytes
+# here, so the few values with such a non-zero "ghost" byte are remembered by
+# content (a value written afresh with other bytes simply misses, as the sds
+# terminator would be 0 again).
+
+_GHOSTS: dict = {}
+_GHOSTS_MAX = 256
+_GHOSTS_LOCK = threading.Lock()
+
+
+def ghost_of(value) -> int:
+    """The byte Redis would find just past the end of this value (0 but for the case
+    above)."""
+    if not _GHOSTS:
+        return 0
+    with _GHOSTS_LOCK:
+        return _GHOSTS.get(bytes(value), 0)
+
+
+def remember_ghost(value: bytes, ghost: int) -> None:
+    if not ghost and not _GHOSTS:
+        return
+    with _GHOSTS_LOCK:
+        _GHOSTS.pop(value, None)
+        if ghost:
+            _GHOSTS[value] = ghost
+            while len(_GHOSTS) > _GHOSTS_MAX:
+                del _GHOSTS[next(iter(_GHOSTS))]
 
 
 # ---------------------------------------------------------------------------
@@ -166,27 +216,34 @@ def pack_dense(header: bytes, registers) -> bytes:
 # ---------------------------------------------------------------------------
 
 
-def sparse_runs(value, start: int = HLL_HDR_SIZE):
+def _second_byte(value, p: int, end: int, ghost) -> int:
+    """An XZERO's second byte; past the end it is the ghost byte (see above)."""
+    if p + 1 < end:
+        return value[p + 1]
+    return ghost_of(value) if ghost is None else ghost
+
+
+def sparse_runs(value, ghost=None):
     """Yield (register value, run length) for each opcode of a sparse value."""
-    p, end = start, len(value)
+    p, end = HLL_HDR_SIZE, len(value)
     while p < end:
         b = value[p]
         if b < 0x40:
             yield 0, b + 1
             p += 1
         elif b < 0x80:
-            yield 0, (((b & 0x3F) << 8) | (value[p + 1] if p + 1 < end else 0)) + 1
+            yield 0, (((b & 0x3F) << 8) | _second_byte(value, p, end, ghost)) + 1
             p += 2
         else:
             yield ((b >> 2) & 0x1F) + 1, (b & 3) + 1
             p += 1
 
 
-def sparse_registers(value) -> bytearray:
+def sparse_registers(value, ghost=None) -> bytearray:
     """hllSparseToDense's walk: the registers, or CorruptedHLL if they do not add up."""
     out = bytearray(HLL_REGISTERS)
     idx = 0
-    for regval, runlen in sparse_runs(value):
+    for regval, runlen in sparse_runs(value, ghost):
         if regval and idx + runlen <= HLL_REGISTERS:
             out[idx:idx + runlen] = bytes((regval,)) * runlen
         elif regval:
@@ -201,9 +258,9 @@ def registers_of(value) -> bytearray:
     return sparse_registers(value) if is_sparse(value) else dense_registers(value)
 
 
-def sparse_to_dense(value) -> bytes:
+def sparse_to_dense(value, ghost=None) -> bytes:
     """hllSparseToDense: the header (magic, unused bytes, cache) is kept."""
-    return pack_dense(value, sparse_registers(value))
+    return pack_dense(value, sparse_registers(value, ghost))
 
 
 def _val_op(value: int, length: int) -> int:
@@ -218,18 +275,30 @@ def _zero_ops(length: int) -> bytes:
 
 
 class SparseWriter:
-    """Applies hllSparseSet to a bytearray holding a whole sparse value.
+    """Applies hllSparseSet to a bytearray holding a whole sparse value, byte for byte
+    as the C code does. SparseOps (below) does the same faster; this one remains for
+    the values it cannot hold: those ending in half an XZERO (see the ghost byte).
 
     `hint` remembers an opcode boundary before the last change so that ascending
     updates (PFMERGE) do not rescan from the start; the scan result is the same.
     """
 
-    __slots__ = ("buf", "max_bytes", "hint")
+    __slots__ = ("buf", "max_bytes", "hint", "ghost")
 
     def __init__(self, value, max_bytes: int):
         self.buf = bytearray(value)
         self.max_bytes = max_bytes
         self.hint = (HLL_HDR_SIZE, 0, None)
+        self.ghost = ghost_of(value)
+
+    def result(self) -> bytes:
+        """The edited value (its ghost byte remembered)."""
+        value = bytes(self.buf)
+        remember_ghost(value, self.ghost)
+        return value
+
+    def to_dense(self) -> bytes:
+        return sparse_to_dense(self.buf, self.ghost)
 
     def set(self, index: int, count: int, ascending: bool = False) -> int:
         """1 if the register grew, 0 if not, -1 if the value must be promoted to dense.
@@ -248,7 +317,7 @@ class SparseWriter:
             elif b >= 0x80:
                 span, oplen = (b & 3) + 1, 1
             else:
-                span, oplen = (((b & 0x3F) << 8) | (buf[p + 1] if p + 1 < end else 0)) + 1, 2
+                span, oplen = (((b & 0x3F) << 8) | (buf[p + 1] if p + 1 < end else self.ghost)) + 1, 2
             if index <= first + span - 1:
                 break
             prevprev, prev = prev, (p, first)
@@ -274,10 +343,10 @@ class SparseWriter:
             return -1
         truncated = p + oplen > end
         buf[p:p + oplen] = seq
-        if truncated:
-            # A corrupt value ending in half an XZERO: Redis read the sds terminator
-            # as its second byte and still shortens the string by two.
-            del buf[-1]
+        # sdsIncrLen puts the terminator at the new end, then memcpy writes the
+        # sequence: for a corrupt value ending in half an XZERO the string is still
+        # shortened by two, and the sequence's last byte lands past the new end.
+        self.ghost = buf.pop() if truncated else 0
         self._merge(prev, prevprev)
         return 1
 
@@ -318,15 +387,201 @@ class SparseWriter:
                 if (b >> 2) & 0x1F == (b2 >> 2) & 0x1F:
                     length = (b & 3) + (b2 & 3) + 2
                     if length <= HLL_SPARSE_VAL_MAX_LEN:
+                        # A merge uses up one of the five steps too (the C loop
+                        # decrements scanlen on every pass, `continue` included).
                         del buf[p]
                         buf[p] = _val_op(((b >> 2) & 0x1F) + 1, length)
                         end -= 1
-                        scanlen += 1
+                        self.ghost = 0      # sdsIncrLen(-1) re-terminates
                         continue
             p += 1
         # Everything before `prev` is untouched, so the opcode before it is still a
         # valid place to resume a later scan for a higher register.
         self.hint = (prevprev[0], prevprev[1], None) if prevprev is not None else (HLL_HDR_SIZE, 0, None)
+
+
+class SparseOps:
+    """hllSparseSet on a well-formed sparse value held as a list of opcodes.
+
+    The byte-level SparseWriter scans from the first opcode for every register, as
+    the C code does: quadratic in Python. Here each opcode is an int (its byte, or
+    its two bytes big endian for an XZERO) beside a list of the first register each
+    covers, so the opcode is found by bisection. A split or a merge never changes
+    which registers later opcodes cover, so those start registers need no update.
+    The steps, and so the bytes, are hllSparseSet's, corrupt values included (their
+    opcodes cover more or fewer than 16384 registers), except a value ending in half
+    an XZERO, left to SparseWriter (see `parse`).
+    """
+
+    __slots__ = ("header", "ops", "starts", "nbytes", "max_bytes", "covered")
+
+    def __init__(self, header: bytes, ops: list, starts: list, nbytes: int, max_bytes: int,
+                 covered: int):
+        self.header = bytearray(header)
+        self.ops = ops
+        self.starts = starts
+        self.nbytes = nbytes
+        self.max_bytes = max_bytes
+        self.covered = covered      # registers the opcodes cover (16384 unless corrupt)
+
+    @classmethod
+    def parse(cls, value, max_bytes: int):
+        """A SparseOps for value, or None if it ends in half an XZERO (whose second
+        byte is read past the end)."""
+        ops, starts = [], []
+        first, p, end = 0, HLL_HDR_SIZE, len(value)
+        while p < end:
+            b = value[p]
+            if b < 0x40:
+                op, span = b, b + 1
+                p += 1
+            elif b < 0x80:
+                if p + 1 >= end:
+                    return None
+                op = (b << 8) | value[p + 1]
+                span = (op & 0x3FFF) + 1
+                p += 2
+            else:
+                op, span = b, (b & 3) + 1
+                p += 1
+            ops.append(op)
+            starts.append(first)
+            first += span
+        return cls(value[:HLL_HDR_SIZE], ops, starts, len(value), max_bytes, first)
+
+    def set(self, index: int, count: int, ascending: bool = False) -> int:
+        """1 if the register grew, 0 if not, -1 if the value must become dense.
+        Raises CorruptedHLL if no opcode covers the register."""
+        if count > HLL_SPARSE_VAL_MAX_VALUE:
+            return -1
+        if index >= self.covered:
+            raise CorruptedHLL
+        ops, starts = self.ops, self.starts
+        i = bisect_right(starts, index) - 1
+        op = ops[i]
+        first = starts[i]
+        if op >= 0x80 and op < 0x100:
+            if ((op >> 2) & 0x1F) + 1 >= count:
+                return 0
+            if op & 3 == 0:
+                ops[i] = _val_op(count, 1)
+                self._merge(i - 1)
+                return 1
+            span = (op & 3) + 1
+        elif op < 0x40:
+            if op == 0:
+                ops[i] = _val_op(count, 1)
+                self._merge(i - 1)
+                return 1
+            span = op + 1
+        else:
+            span = (op & 0x3FFF) + 1
+        seq, seq_starts, seq_bytes = self._split(op, index, first, first + span - 1, count)
+        delta = seq_bytes - (2 if op >= 0x4000 else 1)
+        if delta > 0 and self.nbytes + delta > self.max_bytes:
+            return -1
+        ops[i:i + 1] = seq
+        starts[i:i + 1] = seq_starts
+        self.nbytes += delta
+        self._merge(i - 1)
+        return 1
+
+    @staticmethod
+    def _split(op: int, index: int, first: int, last: int, count: int):
+        seq, seq_starts, nbytes = [], [], 0
+        if op < 0x80 or op >= 0x4000:
+            if index != first:
+                zero = _zero_op(index - first)
+                seq.append(zero)
+                seq_starts.append(first)
+                nbytes += 2 if zero >= 0x4000 else 1
+            seq.append(_val_op(count, 1))
+            seq_starts.append(index)
+            nbytes += 1
+            if index != last:
+                zero = _zero_op(last - index)
+                seq.append(zero)
+                seq_starts.append(index + 1)
+                nbytes += 2 if zero >= 0x4000 else 1
+        else:
+            current = ((op >> 2) & 0x1F) + 1
+            if index != first:
+                seq.append(_val_op(current, index - first))
+                seq_starts.append(first)
+            seq.append(_val_op(count, 1))
+            seq_starts.append(index)
+            if index != last:
+                seq.append(_val_op(current, last - index))
+                seq_starts.append(index + 1)
+            nbytes = len(seq)
+        return seq, seq_starts, nbytes
+
+    def _merge(self, j: int) -> None:
+        """Step 4: merge adjacent same-value VALs, five steps from the opcode before
+        the update (a merge is a step too)."""
+        ops, starts = self.ops, self.starts
+        if j < 0:
+            j = 0
+        scanlen = 5
+        while j < len(ops) and scanlen:
+            scanlen -= 1
+            op = ops[j]
+            if op < 0x80 or op >= 0x100:
+                j += 1
+                continue
+            if j + 1 < len(ops):
+                nxt = ops[j + 1]
+                if 0x80 <= nxt < 0x100 and (op >> 2) & 0x1F == (nxt >> 2) & 0x1F:
+                    length = (op & 3) + (nxt & 3) + 2
+                    if length <= HLL_SPARSE_VAL_MAX_LEN:
+                        ops[j] = _val_op(((op >> 2) & 0x1F) + 1, length)
+                        del ops[j + 1]
+                        del starts[j + 1]
+                        self.nbytes -= 1
+                        continue
+            j += 1
+
+    def registers(self) -> bytearray:
+        """hllSparseToDense's registers, or CorruptedHLL as it checks them."""
+        if self.covered != HLL_REGISTERS:
+            raise CorruptedHLL
+        out = bytearray(HLL_REGISTERS)
+        for op, first in zip(self.ops, self.starts):
+            if 0x80 <= op < 0x100:
+                length = (op & 3) + 1
+                out[first:first + length] = bytes((((op >> 2) & 0x1F) + 1,)) * length
+        return out
+
+    def to_dense(self) -> bytes:
+        return pack_dense(self.header, self.registers())
+
+    @property
+    def buf(self) -> bytearray:
+        return self.header          # invalidate_cache only touches the header
+
+    def result(self) -> bytes:
+        body = bytearray()
+        for op in self.ops:
+            if op >= 0x4000:
+                body.append(op >> 8)
+                body.append(op & 0xFF)
+            else:
+                body.append(op)
+        return bytes(self.header) + bytes(body)
+
+
+def _zero_op(length: int) -> int:
+    """The ZERO or XZERO opcode (as SparseOps holds it) for a run of zero registers."""
+    if length > HLL_SPARSE_ZERO_MAX_LEN:
+        return 0x4000 | (length - 1)
+    return length - 1
+
+
+def sparse_editor(value, max_bytes: int):
+    """The fast SparseOps for a well-formed sparse value, else the byte-level
+    SparseWriter, which reproduces what Redis does to corrupt ones."""
+    ops = SparseOps.parse(value, max_bytes)
+    return SparseWriter(value, max_bytes) if ops is None else ops
 
 
 # ---------------------------------------------------------------------------
@@ -338,21 +593,33 @@ def add_elements(value: bytes, elements, max_bytes: int) -> tuple[bytes, int]:
     """hllAdd for each element: (new value, number of registers changed)."""
     updated = 0
     if is_sparse(value):
-        writer = SparseWriter(value, max_bytes)
+        writer = sparse_editor(value, max_bytes)
         for i, element in enumerate(elements):
             index, count = pat_len(element)
-            result = writer.set(index, count)
+            try:
+                result = writer.set(index, count)
+                if result < 0:
+                    value = writer.to_dense()
+            except CorruptedHLL:
+                raise CorruptedHLL(_partial(writer, updated)) from None
             if result >= 0:
                 updated += result
                 continue
-            value = sparse_to_dense(writer.buf)
             changed, value = _dense_add(value, elements[i:], first=(index, count))
             return value, updated + changed
         if updated:
             invalidate_cache(writer.buf)
-        return bytes(writer.buf), updated
+        return writer.result(), updated
     changed, value = _dense_add(value, elements)
     return value, changed
+
+
+def _partial(writer, updated: int) -> bytes:
+    """The value left by hllSparseSet calls before one failed: each successful update
+    flagged the cache invalid."""
+    if updated:
+        invalidate_cache(writer.buf)
+    return writer.result()
 
 
 def _dense_add(value: bytes, elements, first=None) -> tuple[int, bytes]:
@@ -389,13 +656,12 @@ def write_registers(dest: bytes, registers, use_dense: bool, max_bytes: int) -> 
     if use_dense and is_sparse(dest):
         dest = sparse_to_dense(dest)
     if is_sparse(dest):
-        writer = SparseWriter(dest, max_bytes)
+        writer = sparse_editor(dest, max_bytes)
         for index, count in enumerate(registers):
             if count and writer.set(index, count, ascending=True) < 0:
-                dest = sparse_to_dense(writer.buf)
-                return _dense_write(dest, registers, start=index)
+                return _dense_write(writer.to_dense(), registers, start=index)
         invalidate_cache(writer.buf)
-        return bytes(writer.buf)
+        return writer.result()
     return _dense_write(dest, registers, start=0)
 
 
@@ -490,7 +756,7 @@ def decode_sparse(value) -> bytes:
             parts.append(b"z:%d" % (b + 1))
             p += 1
         elif b < 0x80:
-            nxt = value[p + 1] if p + 1 < end else 0
+            nxt = _second_byte(value, p, end, None)
             parts.append(b"Z:%d" % ((((b & 0x3F) << 8) | nxt) + 1))
             p += 2
         else:

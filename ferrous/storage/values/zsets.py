@@ -378,21 +378,48 @@ class ZSetValue:
         stop = ordered.bisect_left((spec.max,) if spec.maxex else (spec.max, _TOP))
         return start, max(start, stop)
 
-    def lex_positions(self, spec: LexRange) -> tuple[int, int]:
-        """[start, stop) of the members inside spec. Like Redis, this assumes all scores
-        are equal (the lex commands are undefined otherwise)."""
+    def lex_positions(self, spec: LexRange, reverse: bool = False) -> tuple[int, int]:
+        """[start, stop) of the members inside spec, for a walk upwards (or downwards
+        when reverse: ZREVRANGEBYLEX, ZRANGE ... BYLEX REV)."""
         if spec.is_empty() or not self.scores:
             return 0, 0
         ordered = self.ordered
         first, last = ordered[0][0], ordered[-1][0]
-        if first == last:
-            # One score for everything: the bounds bisect directly.
-            start = self._bisect_lex(first, spec.min, spec.minex)
-            stop = self._bisect_lex(first, spec.max, not spec.maxex)
-        else:
-            start = self._first_position(lambda member: spec.gte_min(member))
-            stop = self._first_position(lambda member: not spec.lte_max(member))
+        if first != last:
+            return self._lex_positions_mixed_scores(spec, reverse)
+        # One score for everything: the bounds bisect directly.
+        start = self._bisect_lex(first, spec.min, spec.minex)
+        stop = self._bisect_lex(first, spec.max, not spec.maxex)
         return start, max(start, stop)
+
+    def _lex_positions_mixed_scores(self, spec: LexRange, reverse: bool) -> tuple[int, int]:
+        """Members with different scores are not in lex order, and the lex commands are
+        undefined: reproduce what Redis 7.0 does on a listpack (zzlIsInLexRange, then
+        zzlFirstInLexRange / zzlLastInLexRange and a walk while the members stay in
+        range). A skiplist's answer depends on its random levels: no order can match."""
+        ordered = self.ordered
+        size = len(ordered)
+        if not spec.gte_min(ordered[size - 1][1]) or not spec.lte_max(ordered[0][1]):
+            return 0, 0
+        if reverse:
+            end = size - 1
+            while end >= 0 and not spec.lte_max(ordered[end][1]):
+                end -= 1
+            if end < 0 or not spec.gte_min(ordered[end][1]):
+                return 0, 0
+            start = end
+            while start > 0 and spec.gte_min(ordered[start - 1][1]):
+                start -= 1
+            return start, end + 1
+        start = 0
+        while start < size and not spec.gte_min(ordered[start][1]):
+            start += 1
+        if start == size or not spec.lte_max(ordered[start][1]):
+            return 0, 0
+        stop = start + 1
+        while stop < size and spec.lte_max(ordered[stop][1]):
+            stop += 1
+        return start, stop
 
     def _bisect_lex(self, score: float, bound, after: bool) -> int:
         if bound is MIN_STRING:
@@ -401,18 +428,6 @@ class ZSetValue:
             return len(self.ordered)
         key = (score, bound, _TOP) if after else (score, bound)
         return self.ordered.bisect_left(key)
-
-    def _first_position(self, predicate) -> int:
-        """Binary search for the first rank whose member satisfies a monotone predicate."""
-        ordered = self.ordered
-        low, high = 0, len(ordered)
-        while low < high:
-            mid = (low + high) // 2
-            if predicate(ordered[mid][1]):
-                high = mid
-            else:
-                low = mid + 1
-        return low
 
     def window(self, start: int, stop: int, offset: int, limit: int, reverse: bool) -> list:
         """LIMIT offset count over the entries [start, stop), walking up or down.
