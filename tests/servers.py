@@ -37,10 +37,13 @@ def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 20.0) -> N
 class ServerProcess:
     """A running server: kind is 'ferrous' or 'redis'."""
 
-    def __init__(self, kind: str, args: list[str] | None = None, python: str | None = None):
+    def __init__(self, kind: str, args: list[str] | None = None, python: str | None = None,
+                 directory: str | None = None, port: int | None = None):
+        """`directory`: run in this existing dir and leave it on stop (restarts)."""
         self.kind = kind
-        self.port = free_port()
-        self.dir = tempfile.mkdtemp(prefix=f"{kind}-test-")
+        self.port = port or free_port()
+        self.own_dir = directory is None
+        self.dir = directory or tempfile.mkdtemp(prefix=f"{kind}-test-")
         extra = list(args or [])
         if kind == "ferrous":
             cmd = [python or sys.executable, "-m", "ferrous", "--port", str(self.port),
@@ -52,13 +55,15 @@ class ServerProcess:
                    "--enable-debug-command", "yes", *extra]
             env = dict(os.environ)
         self.log_path = os.path.join(self.dir, "server.log")
-        self.log = open(self.log_path, "wb")
+        self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=env, cwd=self.dir)
         try:
             wait_for_port(self.port, self.proc)
         except Exception:
+            self.log.flush()
+            log = self.read_log()       # before stop() removes the directory
             self.stop()
-            raise RuntimeError(f"{kind} failed to start:\n{self.read_log()}")
+            raise RuntimeError(f"{kind} failed to start:\n{log}")
 
     def read_log(self) -> str:
         with open(self.log_path, "rb") as fh:
@@ -73,8 +78,37 @@ class ServerProcess:
                 self.proc.kill()
                 self.proc.wait(5)
         self.log.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        if self.own_dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def kill(self) -> None:
+        """kill -9, as a crash would."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+        self.log.close()
 
 
 def redis_available() -> bool:
     return shutil.which("redis-server") is not None
+
+
+# The session-wide servers behind the `server` fixture (tests/conftest.py), here so
+# test modules can import them without importing a conftest (pytest loads several).
+KINDS = ["ferrous", "redis"] if redis_available() else ["ferrous"]
+_running: dict = {}
+
+
+def get_server(kind: str) -> ServerProcess:
+    if kind not in _running:
+        _running[kind] = ServerProcess(kind)
+    return _running[kind]
+
+
+_get_server = get_server
+
+
+def stop_all() -> None:
+    for proc in _running.values():
+        proc.stop()
+    _running.clear()
