@@ -1,0 +1,279 @@
+"""Replication state and the primary side (replication.c's master half).
+
+The server always has a replication ID and offset. The first replica creates the
+backlog and registers the replication stream as a consumer of the propagate step
+(server/propagate.py): every write reaches `feed()` in execution order, is encoded
+once (with SELECT when the database changes), appended to the backlog, and handed to
+every replica's I/O thread.
+
+A full resync takes a copy-on-write snapshot (persistence/snapshot.py) while the
+whole keyspace is held, and at that same instant starts buffering the stream for the
+new replica, so the RDB plus the buffered stream is exactly the primary's history.
+The RDB is written by a background thread, never a worker.
+"""
+from __future__ import annotations
+
+import io
+import logging
+import os
+import threading
+import time
+
+from ferrous.persistence.aof_format import encode_command
+from ferrous.replication.backlog import Backlog
+from ferrous.server.propagate import TO_REPLICAS
+
+log = logging.getLogger("ferrous.replication")
+
+WAIT_BGSAVE, SEND_BULK, ONLINE = "wait_bgsave_start", "send_bulk", "online"
+
+
+def new_replid() -> str:
+    return os.urandom(20).hex()
+
+
+class ReplicaClient:
+    """A connected replica as the primary sees it (a client with CLIENT_SLAVE)."""
+
+    def __init__(self, conn):
+        self.conn = conn
+        self.state = WAIT_BGSAVE
+        self.pending = bytearray()       # the stream while the RDB is prepared
+        self.ack_offset = 0
+        self.ack_time = time.time()
+        self.listening_port = 0
+        self.announced_ip = None
+        self.capabilities: set = set()
+        self.rdb_only = False
+
+    @property
+    def ip(self) -> str:
+        return self.announced_ip or self.conn.addr[0]
+
+    def send(self, data: bytes) -> None:
+        self.conn.io.deliver(self.conn, data, "more")
+
+
+class Replication:
+    def __init__(self, server):
+        self.server = server
+        self.lock = threading.RLock()   # offset, backlog, replicas; inside the propagator's
+        self.replid = new_replid()
+        self.replid2 = "0" * 40
+        self.offset = 0                  # master_repl_offset
+        self.second_offset = -1
+        self.backlog: Backlog | None = None
+        self.replicas: list[ReplicaClient] = []
+        self.selected_db = -1            # slaveseldb: the stream's current database
+        self.link = None                 # replica.ReplicaLink while we follow a primary
+        self.waiters: dict = {}          # client id -> (offset, numreplicas) for WAIT
+        self.consuming = False
+
+    # -- role --------------------------------------------------------------------------
+    @property
+    def is_replica(self) -> bool:
+        return self.link is not None
+
+    # -- the stream ---------------------------------------------------------------------
+    def ensure_backlog(self) -> None:
+        """createReplicationBacklog, and start consuming the propagate step. Never
+        called holding self.lock: feed() takes the propagator's lock, then ours."""
+        with self.lock:
+            if self.backlog is None:
+                self.backlog = Backlog(self.server.config.repl_backlog_size, self.offset)
+            register = not self.consuming
+            self.consuming = True
+        if register:
+            self.server.propagator.add_consumer(self)
+
+    def feed(self, entries: list) -> None:
+        """The propagate consumer: encode once, then backlog and every replica."""
+        chunks = []
+        for db, argv, targets in entries:
+            if not targets & TO_REPLICAS:
+                continue
+            if db is not None and db != self.selected_db:
+                chunks.append(encode_command([b"SELECT", b"%d" % db]))
+                self.selected_db = db
+            chunks.append(encode_command(argv))
+        if chunks:
+            self.feed_raw(b"".join(chunks))
+
+    def feed_raw(self, data: bytes) -> None:
+        """Bytes of the replication stream (also a primary's stream proxied by a replica)."""
+        with self.lock:
+            if self.backlog is None:
+                return
+            self.backlog.append(data)
+            self.offset += len(data)
+            for replica in self.replicas:
+                if replica.state == ONLINE:
+                    replica.send(data)
+                else:
+                    replica.pending += data
+
+    def feed_command_unselected(self, argv: list) -> None:
+        """A command outside any database (PING, REPLCONF GETACK) into the stream."""
+        with self.server.propagator.locked():
+            self.feed_raw(encode_command(argv))
+
+    # -- a replica attaches -------------------------------------------------------------
+    def psync(self, conn, replid: str, offset: int) -> bytes | None:
+        """PSYNC: the +CONTINUE reply and backlog tail, or None for a full resync."""
+        if self.backlog is not None:
+            self.ensure_backlog()   # a promoted replica starts feeding its own writes
+        with self.lock:
+            if self.backlog is None or self.is_replica and self.link.state != "connected":
+                return None
+            same_history = replid == self.replid or (
+                replid == self.replid2 and offset <= self.second_offset)
+            if not same_history or not self.backlog.covers(offset, self.offset):
+                return None
+            replica = self._register(conn)
+            replica.state = ONLINE
+            replica.ack_offset = offset - 1
+            capa_psync2 = "psync2" in getattr(conn, "repl_capabilities", set())
+            head = (b"+CONTINUE %s\r\n" % self.replid.encode()) if capa_psync2 else b"+CONTINUE\r\n"
+            replica.send(head + self.backlog.since(offset))
+            log.info("Partial resynchronization request from %s accepted. Sending %d bytes of "
+                     "backlog starting from offset %d.", conn.addr_text(),
+                     self.offset + 1 - offset, offset)
+            return head
+
+    def full_sync(self, conn, with_header: bool) -> None:
+        """Start a full resync for conn on a background thread (PSYNC or SYNC)."""
+        self.ensure_backlog()
+        thread = threading.Thread(target=self._full_sync_body, args=(conn, with_header),
+                                  name="ferrous-repl-sync", daemon=True)
+        thread.start()
+
+    def _full_sync_body(self, conn, with_header: bool) -> None:
+        from ferrous.persistence.snapshot import Snapshot, SnapshotBusy, write_snapshot
+        server = self.server
+        keyspace = server.keyspace
+        while True:
+            keyspace.lock_all()
+            try:
+                try:
+                    snapshot = Snapshot(keyspace, server.config)
+                except SnapshotBusy:
+                    snapshot = None
+                if snapshot is not None:
+                    with self.lock:
+                        replica = self._register(conn)
+                        replica.rdb_only = getattr(conn, "repl_rdb_only", False)
+                        offset = self.offset
+                        self.selected_db = -1      # the stream restarts with a SELECT
+                        if with_header:
+                            replica.send(b"+FULLRESYNC %s %d\r\n" % (self.replid.encode(), offset))
+                    break
+            finally:
+                keyspace.unlock_all()
+            if conn.closed:
+                return
+            time.sleep(0.05)        # a BGSAVE or AOF rewrite holds the snapshot: wait
+        log.info("Starting BGSAVE for SYNC with target: replicas sockets")
+        try:
+            buffer = io.BytesIO()
+            write_snapshot(buffer, snapshot)
+        finally:
+            snapshot.release()
+        payload = buffer.getvalue()
+        with self.lock:
+            replica.send(b"$%d\r\n" % len(payload) + payload)
+            if replica.rdb_only:
+                conn.io.deliver(conn, b"", "close")
+                self._unregister(conn)
+                return
+            if replica.pending:
+                replica.send(bytes(replica.pending))
+                replica.pending = bytearray()
+            replica.state = ONLINE
+            replica.ack_time = time.time()
+        log.info("Synchronization with replica %s succeeded", conn.addr_text())
+
+    def _register(self, conn) -> ReplicaClient:
+        for replica in self.replicas:
+            if replica.conn is conn:
+                return replica
+        replica = ReplicaClient(conn)
+        replica.listening_port = getattr(conn, "repl_listening_port", 0)
+        replica.announced_ip = getattr(conn, "repl_announced_ip", None)
+        replica.capabilities = getattr(conn, "repl_capabilities", set())
+        conn.replica = replica
+        conn.flags.add("S")
+        self.replicas.append(replica)
+        return replica
+
+    def _unregister(self, conn) -> None:
+        with self.lock:
+            self.replicas = [r for r in self.replicas if r.conn is not conn]
+
+    def client_gone(self, conn) -> None:
+        if getattr(conn, "replica", None) is not None:
+            self._unregister(conn)
+            log.info("Connection with replica %s lost.", conn.addr_text())
+
+    def disconnect_replicas(self) -> None:
+        with self.lock:
+            replicas, self.replicas = self.replicas, []
+        for replica in replicas:
+            replica.conn.io.deliver(replica.conn, b"", "kill")
+
+    # -- acknowledgements and WAIT ---------------------------------------------------------
+    def ack(self, conn, offset: int) -> None:
+        replica = getattr(conn, "replica", None)
+        if replica is None:
+            return
+        replica.ack_offset = max(replica.ack_offset, offset)
+        replica.ack_time = time.time()
+        if self.waiters:
+            self._wake_waiters()
+
+    def acked(self, offset: int) -> int:
+        with self.lock:
+            return sum(1 for r in self.replicas if r.state == ONLINE and r.ack_offset >= offset)
+
+    def _wake_waiters(self) -> None:
+        from ferrous.server.blocking import resume
+        with self.lock:
+            ready = [(cid, off) for cid, (off, need) in self.waiters.items() if self.acked(off) >= need]
+            for cid, _ in ready:
+                del self.waiters[cid]
+        for cid, off in ready:
+            resume(self.server, cid, self.acked(off))
+
+    def good_replicas(self) -> int:
+        """Replicas whose last ACK is at most min-replicas-max-lag seconds old."""
+        max_lag = self.server.config.min_replicas_max_lag
+        now = time.time()
+        with self.lock:
+            return sum(1 for r in self.replicas if r.state == ONLINE and now - r.ack_time <= max_lag)
+
+    # -- a replica becomes a primary ---------------------------------------------------------
+    def shift_replid(self) -> None:
+        """shiftReplicationId: keep the old history as replid2 so our replicas (and
+        the old primary's other replicas) can still continue partially."""
+        with self.lock:
+            self.replid2 = self.replid
+            self.second_offset = self.offset + 1
+            self.replid = new_replid()
+        log.info("Setting secondary replication ID to %s, valid up to offset: %d. "
+                 "New replication ID is %s", self.replid2, self.second_offset, self.replid)
+
+    # -- periodic ---------------------------------------------------------------------------
+    def cron(self) -> None:
+        """replicationCron, primary half: PING replicas every repl-ping-replica-period."""
+        now = time.monotonic()
+        period = self.server.config.repl_ping_replica_period
+        last = getattr(self, "_last_ping", 0.0)
+        if self.replicas and not self.is_replica and now - last >= period:
+            self._last_ping = now
+            self.feed_command_unselected([b"PING"])
+
+    # -- introspection --------------------------------------------------------------------
+    def replicas_info(self) -> list:
+        now = time.time()
+        with self.lock:
+            return [(r.ip, r.listening_port, r.state if r.state != SEND_BULK else "send_bulk",
+                     r.ack_offset, int(now - r.ack_time)) for r in self.replicas]
