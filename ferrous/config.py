@@ -1123,6 +1123,11 @@ class Config:
             self.load_text(self._read_config(os.fsdecode(args[1])))
         elif name == "rename-command" and len(args) == 3:
             self.renamed_commands.append((_decode(args[1]).lower(), _decode(args[2]).lower()))
+            from ferrous.server.acl import rename_command   # the command table, as Redis does
+            try:
+                rename_command(*self.renamed_commands[-1])
+            except ConfigError as exc:
+                raise ConfigFileError(exc.reason, lineno, shown) from None
         elif name == "user" and len(args) >= 2:
             self.acl_users.append([_decode(a) for a in args[1:]])
         elif name == "loadmodule" and len(args) >= 2:

@@ -233,3 +233,194 @@ SORT_SCORE_NOT_DOUBLE = "ERR One or more scores can't be converted into double"
 
 # --- blocking sorted-set commands / CLIENT UNBLOCK (blocked.c, networking.c) ------------
 CLIENT_UNBLOCK_REASON = "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR"
+
+
+# --- limits and eviction (networking.c, server.c, evict.c) ----------------------------
+MAX_CLIENTS = "ERR max number of clients reached"
+OOM = "OOM command not allowed when used memory > 'maxmemory'."
+EXECABORT_BECAUSE = "EXECABORT Transaction discarded because of: %s"
+
+# -- AOF (persistence/aof.py, commands/aof.py) --------------------------------------------
+AOF_REWRITE_IN_PROGRESS = "ERR Background append only file rewriting already in progress"
+
+
+# --- access control: ACL, AUTH, protected mode (acl.c, networking.c) ------------------
+NOPERM_COMMAND = "NOPERM this user has no permissions to run the '%s' command"
+NOPERM_KEY = "NOPERM this user has no permissions to access one of the keys used as arguments"
+NOPERM_CHANNEL = "NOPERM this user has no permissions to access one of the channels used as arguments"
+ACL_SETUSER_MODIFIER = "ERR Error in ACL SETUSER modifier '%s': %s"
+ACL_UNMATCHED_PAREN = "ERR Unmatched parenthesis in acl selector starting at '%s'."
+ACL_USERNAME_SPACES = "ERR Usernames can't contain spaces or null characters"
+ACL_UNKNOWN_CATEGORY = "ERR Unknown category '%s'"
+ACL_DELETE_DEFAULT = "ERR The 'default' user cannot be removed"
+ACL_GENPASS_BITS = ("ERR ACL GENPASS argument must be the number of bits for the output password, "
+                    "a positive number up to 4096")
+ACL_DRYRUN_NO_USER = "ERR User '%s' not found"
+ACL_DRYRUN_NO_COMMAND = "ERR Command '%s' not found"
+ACL_NO_FILE = ("ERR This Redis instance is not configured to use an ACL file. You may want to "
+               "specify users via the ACL SETUSER command and then issue a CONFIG REWRITE "
+               "(assuming you have a Redis configuration file set) in order to store users in "
+               "the Redis configuration.")
+ACL_SAVE_FAILED = ("ERR There was an error trying to save the ACLs. Please check the server "
+                   "logs for more information")
+# ACLSetUserStringError(): the reason after "Error in ACL SETUSER modifier '...': "
+ACL_RULE_UNKNOWN = "Unknown command or category name in ACL"
+ACL_RULE_SYNTAX = "Syntax error"
+ACL_RULE_NO_SUCH_PASSWORD = "The password you are trying to remove from the user does not exist"
+ACL_RULE_BAD_HASH = ("The password hash must be exactly 64 characters and contain only "
+                     "lowercase hexadecimal characters")
+ACL_RULE_KEYS_AFTER_ALL = ("Adding a pattern after the * pattern (or the 'allkeys' flag) is not "
+                           "valid and does not have any effect. Try 'resetkeys' to start with an "
+                           "empty list of patterns")
+ACL_RULE_CHANNELS_AFTER_ALL = ("Adding a pattern after the * pattern (or the 'allchannels' flag) is "
+                               "not valid and does not have any effect. Try 'resetchannels' to "
+                               "start with an empty list of channels")
+ACL_RULE_FIRSTARG_OF_SUB = "Allowing first-arg of a subcommand is not supported"
+# ACL DRYRUN's verbose texts (getAclErrorMessage), sent as bulk strings.
+ACL_DRYRUN_COMMAND = "This user has no permissions to run the '%s' command"
+ACL_DRYRUN_KEY = "This user has no permissions to access the '%s' key"
+ACL_DRYRUN_CHANNEL = "This user has no permissions to access the '%s' channel"
+PROTECTED_MODE_DENIED = (
+    "-DENIED Redis is running in protected mode because protected mode is enabled and no "
+    "password is set for the default user. In this mode connections are only accepted from "
+    "the loopback interface. If you want to connect from external computers to Redis you may "
+    "adopt one of the following solutions: 1) Just disable protected mode sending the command "
+    "'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the "
+    "same host the server is running, however MAKE SURE Redis is not publicly accessible from "
+    "internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively "
+    "you can just disable the protected mode by editing the Redis configuration file, and "
+    "setting the protected mode option to 'no', and then restarting the server. 3) If you "
+    "started the server manually just for testing, restart it with the '--protected-mode no' "
+    "option. 4) Setup a an authentication password for the default user. NOTE: You only need "
+    "to do one of the above things in order for the server to start accepting connections from "
+    "the outside.\r\n")
+
+
+# --- observability: SLOWLOG, LATENCY, MEMORY, MONITOR, DEBUG, CLIENT PAUSE --------------
+REPLICA_KEYSPACE = "ERR Replica can't interact with the keyspace"
+SLOWLOG_COUNT = "ERR count should be greater than or equal to -1"
+LATENCY_NO_SAMPLES = "ERR No samples available for event '%s'"
+MONITOR_DENY_BLOCKING = "ERR MONITOR isn't allowed for DENY BLOCKING client"
+CLIENT_PAUSE_MODE = "ERR CLIENT PAUSE mode must be WRITE or ALL"
+TIMEOUT_NOT_INTEGER_MS = "ERR timeout is not an integer or out of range"
+TIMEOUT_IS_NEGATIVE = "ERR timeout is negative"
+DEBUG_NOT_ALLOWED = (
+    "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can "
+    "run it from a local connection, otherwise you need to set this option in the configuration "
+    "file, and then restart the server.")
+DEBUG_NO_SUCH_KEY = "ERR no such key"
+DEBUG_POPULATE_COUNT = "ERR value is out of range, must be positive"
+DEBUG_PROTOCOL_TYPE = ("ERR Wrong protocol type name. Please use one of the following: "
+                       "string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false")
+
+
+# --- stream group (t_stream.c, blocked.c) ---------------------------------------------
+STREAM_INVALID_ID = "ERR Invalid stream ID specified as stream command argument"
+XADD_ID_ZERO = "ERR The ID specified in XADD must be greater than 0-0"
+XADD_ID_TOO_SMALL = "ERR The ID specified in XADD is equal or smaller than the target stream top item"
+XADD_EXHAUSTED = "ERR The stream has exhausted the last possible ID, unable to add more items"
+XADD_TOO_LARGE = "ERR Elements are too large to be stored"
+STREAM_MAXLEN_AND_MINID = "ERR syntax error, MAXLEN and MINID options at the same time are not compatible"
+STREAM_MAXLEN_NEGATIVE = "ERR The MAXLEN argument must be >= 0."
+STREAM_LIMIT_NEGATIVE = "ERR The LIMIT argument must be >= 0."
+STREAM_LIMIT_WITHOUT_STRATEGY = "ERR syntax error, LIMIT cannot be used without specifying a trimming strategy"
+XTRIM_WITHOUT_STRATEGY = "ERR syntax error, XTRIM must be called with a trimming strategy"
+STREAM_LIMIT_WITHOUT_APPROX = "ERR syntax error, LIMIT cannot be used without the special ~ option"
+STREAM_INVALID_START = "ERR invalid start ID for the interval"
+STREAM_INVALID_END = "ERR invalid end ID for the interval"
+XGROUP_KEY_MISSING = ("ERR The XGROUP subcommand requires the key to exist. Note that for CREATE "
+                      "you may want to use the MKSTREAM option to create an empty stream automatically.")
+NOGROUP_FOR_KEY = "NOGROUP No such consumer group '%s' for key name '%s'"
+BUSYGROUP = "BUSYGROUP Consumer Group name already exists"
+ENTRIESREAD_INVALID = "ERR value for ENTRIESREAD must be positive or -1"
+NOGROUP_KEY_OR_GROUP = "NOGROUP No such key '%s' or consumer group '%s'"
+NOGROUP_XREADGROUP = "NOGROUP No such key '%s' or consumer group '%s' in XREADGROUP with GROUP option"
+XREAD_UNBALANCED = "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified."
+XREAD_GROUP_OPTION = "ERR The GROUP option is only supported by XREADGROUP. You called XREAD instead."
+XREAD_NOACK_OPTION = "ERR The NOACK option is only supported by XREADGROUP. You called XREAD instead."
+XREADGROUP_NO_GROUP = "ERR Missing GROUP option for XREADGROUP"
+XREADGROUP_DOLLAR = ("ERR The $ ID is meaningless in the context of XREADGROUP: you want to read the "
+                     "history of this consumer by specifying a proper ID, or use the > ID to get new "
+                     "messages. The $ ID would just return an empty result set.")
+XREAD_GREATER_ID = ("ERR The > ID can be specified only when calling XREADGROUP using the GROUP "
+                    "<group> <consumer> option.")
+XCLAIM_MIN_IDLE = "ERR Invalid min-idle-time argument for XCLAIM"
+XCLAIM_IDLE = "ERR Invalid IDLE option argument for XCLAIM"
+XCLAIM_TIME = "ERR Invalid TIME option argument for XCLAIM"
+XCLAIM_RETRYCOUNT = "ERR Invalid RETRYCOUNT option argument for XCLAIM"
+XCLAIM_UNKNOWN_OPTION = "ERR Unrecognized XCLAIM option '%s'"
+XAUTOCLAIM_MIN_IDLE = "ERR Invalid min-idle-time argument for XAUTOCLAIM"
+XAUTOCLAIM_COUNT = "ERR COUNT must be > 0"
+XSETID_ENTRIES_ADDED_NEGATIVE = "ERR entries_added must be positive"
+XSETID_BELOW_GIVEN_MAX_DELETED = ("ERR The ID specified in XSETID is smaller than the provided "
+                                  "max_deleted_entry_id")
+XSETID_BELOW_TOP = "ERR The ID specified in XSETID is smaller than the target stream top item"
+XSETID_ENTRIES_ADDED_SMALL = ("ERR The entries_added specified in XSETID is smaller than the target "
+                              "stream length")
+STREAM_UNBLOCKED_KEY_GONE = "UNBLOCKED the stream key no longer exists"
+STREAM_UNBLOCKED_GROUP_GONE = "NOGROUP the consumer group this client was blocked on no longer exists"
+
+# -- persistence: RDB, DUMP/RESTORE, SAVE/BGSAVE (commands/persistence.py) -------------
+BUSYKEY = "BUSYKEY Target key name already exists."
+DUMP_PAYLOAD_INVALID = "ERR DUMP payload version or checksum are wrong"
+BAD_DATA_FORMAT = "ERR Bad data format"
+RESTORE_INVALID_TTL = "ERR Invalid TTL value, must be >= 0"
+RESTORE_INVALID_IDLETIME = "ERR Invalid IDLETIME value, must be >= 0"
+RESTORE_INVALID_FREQ = "ERR Invalid FREQ value, must be >= 0 and <= 255"
+BGSAVE_IN_PROGRESS = "ERR Background save already in progress"
+BGSAVE_CHILD_ACTIVE = ("ERR Another child process is active (AOF?): can't BGSAVE right now. "
+                       "Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.")
+SAVE_FAILED = "ERR"
+MISCONF_RDB = ("MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist "
+               "to disk. Commands that may modify the data set are disabled, because this instance is "
+               "configured to report errors during writes if RDB snapshotting fails "
+               "(stop-writes-on-bgsave-error option). Please check the Redis logs for details about "
+               "the RDB error.")
+
+# -------------------------------------------------------------------------------------
+# Scripting: EVAL, SCRIPT, FUNCTION, FCALL (eval.c, script.c, functions.c)
+# -------------------------------------------------------------------------------------
+NOSCRIPT = "NOSCRIPT No matching script. Please use EVAL."
+NUMKEYS_NEGATIVE = "ERR Number of keys can't be negative"
+NUMKEYS_TOO_MANY = "ERR Number of keys can't be greater than number of args"
+BUSY_SCRIPT = "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
+BUSY_FUNCTION = "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE."
+NOTBUSY = "NOTBUSY No scripts in execution right now."
+UNKILLABLE = ("UNKILLABLE Sorry the script already executed write commands against the dataset. "
+              "You can either wait the script termination or kill the server in a hard way using "
+              "the SHUTDOWN NOSAVE command.")
+SCRIPT_COMPILE = "ERR Error compiling script (new function): %s"
+SCRIPT_SHEBANG_INVALID = "ERR Invalid script shebang"
+SCRIPT_SHEBANG_ENGINE = "ERR Unexpected engine in script shebang: %s"
+SCRIPT_SHEBANG_FLAG = "ERR Unexpected flag in script shebang: %s"
+SCRIPT_SHEBANG_OPTION = "ERR Unknown lua shebang option: %s"
+SCRIPT_WRITE_FLAG_RO = "ERR Can not execute a script with write flag using *_ro command."
+SCRIPT_FLUSH_OPTION = "ERR SCRIPT FLUSH only support SYNC|ASYNC option"
+FUNCTION_FLUSH_OPTION = "ERR FUNCTION FLUSH only supports SYNC|ASYNC option"
+SCRIPT_OOM = "ERR Error running script %s, not enough memory"
+SCRIPT_MISCONF_RDB = ("MISCONF Redis is configured to save RDB snapshots, but it's currently unable to "
+                      "persist to disk. Writable scripts are blocked. Use 'no-writes' flag for read only scripts.")
+NOPERM_EXEC = ("NOPERM ACLs rules changed between the moment the transaction was accumulated and "
+               "the EXEC call. This command is no longer allowed for the following reason: %s")
+NOPERM_EXEC_REASONS = {1: "no permission to execute the command or subcommand",
+                       2: "no permission to touch the specified keys",
+                       4: "no permission to access one of the channels used as arguments"}
+# scriptVerifyACL: redis.call refused inside a script ("ERR " is added by the script error path).
+NOPERM_SCRIPT = "The user executing the script %s"
+NOPERM_SCRIPT_REASONS = {1: "can't run this command or subcommand",
+                         2: "can't access at least one of the keys mentioned in the command arguments",
+                         4: "can't publish to the channel mentioned in the command"}
+DEBUG_RELOAD_OPTIONS = "ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options."
+DEBUG_RELOAD_LOAD = "ERR Error trying to load the RDB dump"
+
+# -- replication (replication/, commands/replication.py) -----------------------------------
+INVALID_MASTER_PORT = "ERR Invalid master port"
+REPLICAOF_FROM_MASTER = "ERR Command is not valid when client is a replica."
+REPLCONF_UNRECOGNIZED = "ERR Unrecognized REPLCONF option: %s"
+NOMASTERLINK = "NOMASTERLINK Can't SYNC while not connected with my master"
+WAIT_ON_REPLICA = ("ERR WAIT cannot be used with replica instances. Please also note that since "
+                   "Redis 4.0 if a replica is configured to be writable (which is not the default) "
+                   "writes to replicas are just local and are not propagated.")
+READONLY_REPLICA = "READONLY You can't write against a read only replica."
+NOREPLICAS = "NOREPLICAS Not enough good replicas to write."
+MASTERDOWN = ("MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.")

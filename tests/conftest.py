@@ -20,22 +20,11 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from resp_client import RawClient  # noqa: E402
-from servers import ServerProcess, redis_available  # noqa: E402
-
-KINDS = ["ferrous", "redis"] if redis_available() else ["ferrous"]
-_running: dict = {}
-
-
-def _get_server(kind: str) -> ServerProcess:
-    if kind not in _running:
-        _running[kind] = ServerProcess(kind)
-    return _running[kind]
+from servers import KINDS, ServerProcess, _get_server, stop_all  # noqa: E402,F401
 
 
 def pytest_sessionfinish(session, exitstatus):
-    for proc in _running.values():
-        proc.stop()
-    _running.clear()
+    stop_all()
 
 
 def pytest_generate_tests(metafunc):

@@ -12,7 +12,7 @@ import os
 
 import pytest
 
-from conftest import _get_server
+from servers import _get_server
 from resp_client import RawClient, RespMap, encode_command
 
 from ferrous.commands import registry

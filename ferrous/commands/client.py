@@ -394,3 +394,27 @@ def client_caching(ctx, argv):
 @command("client|help", arity=2, flags="loading stale")
 def client_help(ctx, argv):
     return [Simple(line) for line in HELP]
+
+
+# -- CLIENT PAUSE / UNPAUSE (server/introspection.py ClientPause) -----------------------
+
+@command("client|pause", arity=-3, flags="admin noscript loading stale")
+def client_pause(ctx, argv):
+    if len(argv) > 4:
+        raise CommandError(errors.SUBCOMMAND_SYNTAX % (argv[1].decode("utf-8", "surrogateescape"), "CLIENT"))
+    timeout = parse_int(argv[2], errors.TIMEOUT_NOT_INTEGER_MS)
+    if timeout < 0:
+        raise CommandError(errors.TIMEOUT_IS_NEGATIVE)
+    mode = "all"
+    if len(argv) == 4:
+        mode = {b"write": "write", b"all": "all"}.get(argv[3].lower())
+        if mode is None:
+            raise CommandError(errors.CLIENT_PAUSE_MODE)
+    ctx.server.watch.pause.start(mode, timeout)
+    return "OK"
+
+
+@command("client|unpause", arity=2, flags="admin noscript loading stale")
+def client_unpause(ctx, argv):
+    ctx.server.watch.pause.stop(ctx)
+    return "OK"

@@ -4,12 +4,11 @@ CLIENT and its sub-commands live in client.py.
 """
 from __future__ import annotations
 
-import hmac
-
 from ferrous import REDIS_VERSION, errors
 from ferrous.commands.args import parse_int
 from ferrous.commands.registry import command
 from ferrous.errors import CommandError
+from ferrous.server import acl as server_acl
 
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
 
@@ -91,7 +90,7 @@ def auth(ctx, argv):
         raise CommandError(errors.SYNTAX_ERR)
     if len(argv) == 2:
         # The one-argument form is an error while the default user needs no password.
-        if not ctx.server.config.requirepass:
+        if ctx.server.acl.default.nopass:
             raise CommandError(errors.AUTH_NOT_CONFIGURED)
         user, password = b"default", argv[1]
     else:
@@ -153,21 +152,10 @@ def _hello_options(argv: list) -> tuple:
 
 
 def _authenticate(ctx, user: bytes, password: bytes) -> None:
-    """ACLAuthenticateUser: on success the client is that user; a failure changes nothing."""
-    checker = getattr(ctx.server, "check_credentials", None)
-    if checker is not None:
-        ok = checker(user, password)
-    else:
-        required = ctx.server.config.requirepass
-        if isinstance(required, str):
-            required = required.encode("utf-8", "surrogateescape")
-        ok = user == b"default" and (not required or hmac.compare_digest(password, required))
-    if not ok:
+    """ACLAuthenticateUser: on success the client is that user; a failure changes nothing
+    but the ACL LOG (ferrous/server/acl.py)."""
+    if not server_acl.authenticate(ctx, ctx.conn, user, password):
         raise CommandError(errors.WRONGPASS)
-    conn = ctx.conn
-    conn.authenticated = True
-    conn.parser.auth_required = False
-    conn.user = user.decode("utf-8", "surrogateescape")
 
 
 @command("reset", arity=1, flags="noscript loading stale fast no_auth allow_busy", group="connection")
@@ -187,6 +175,7 @@ def _clear_connection_state(ctx, conn) -> None:
     conn.db = 0
     conn.resp = 2
     conn.user = "default"
+    conn.acl_user = ctx.server.acl.default
     conn.authenticated = not ctx.server.auth_required()
     conn.parser.auth_required = not conn.authenticated
     conn.multi = None

@@ -215,6 +215,7 @@ def hincrbyfloat(ctx, argv):
         raise CommandError(errors.INCR_NAN_OR_INF)
     text = format_long_double_human(result)
     _finish_update(ctx, key, hash_, created, field, text)
+    ctx.rewrite_propagation([b"HSET", key, field, text])   # the result, not the arithmetic
     return text   # a bulk string in both protocols, as Redis replies
 
 

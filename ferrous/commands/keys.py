@@ -93,6 +93,7 @@ def _generic_delete(ctx, keys: list) -> int:
         if ctx.db.delete(key):
             deleted += 1
             notify(ctx, NOTIFY_GENERIC, "del", key)
+            signal_key_ready(ctx, key)  # signalDeletedKeyAsReady: blocked XREADGROUP fails
     ctx.dirty += deleted
     return deleted
 
@@ -179,23 +180,26 @@ def _expire_condition_holds(flags: frozenset, when: int, current: int) -> bool:
 def _generic_expire(ctx, argv, unit_ms: int, relative: bool) -> int:
     """expireGenericCommand: flags, then the time, then the key."""
     flags = _parse_expire_flags(argv)
-    when = _expire_deadline(ctx, argv[2], unit_ms, now_ms() if relative else 0)
+    now = now_ms()      # one clock reading: "+1 ms" is never already past, as in Redis
+    when = _expire_deadline(ctx, argv[2], unit_ms, now if relative else 0)
     db, key = ctx.db, argv[1]
     if db.lookup(key) is None:
         return 0
     if flags and not _expire_condition_holds(flags, when, db.get_expire(key)):
         return 0
-    # Redis propagates this as DEL (deadline passed) or PEXPIREAT <absolute ms>, so
-    # replicas and the AOF agree on the deadline; that rewrite belongs to the
-    # propagate step, which Ferrous does not have yet.
-    if when <= now_ms() and not db.is_replica:
+    # Replicas and the AOF get DEL (deadline passed) or PEXPIREAT <absolute ms>
+    # (options kept), so that they agree on the deadline.
+    if when <= now and not db.is_replica:
         # A deadline in the past deletes the key (replicas wait for the primary's DEL).
         db.delete(key)
         notify(ctx, NOTIFY_GENERIC, "del", key)
+        ctx.rewrite_propagation([b"DEL", key])
     else:
         db.set_expire(key, when)
         db.touch(key)
         notify(ctx, NOTIFY_GENERIC, "expire", key)
+        if relative or unit_ms != 1:
+            ctx.rewrite_propagation([b"PEXPIREAT", key, b"%d" % when, *argv[3:]])
     ctx.dirty += 1
     return 1
 
@@ -534,9 +538,8 @@ def object_freq(ctx, argv):
         return None
     if not _maxmemory_policy(ctx).endswith("-lfu"):
         raise CommandError(errors.OBJECT_FREQ_NOT_LFU)
-    # Access frequencies are not tracked yet (needs LFU counters in the keyspace):
-    # report the counter of a key that was never accessed again.
-    return LFU_INIT_VAL
+    from ferrous.storage.lfu import lfu_counter     # LFUDecrAndReturn
+    return lfu_counter(ctx.db.atime[hash(argv[2]) & ctx.db.mask].get(argv[2]))
 
 
 @command("object|encoding", arity=3, flags="readonly", keys=(2, 2, 1))

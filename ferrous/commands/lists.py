@@ -265,14 +265,17 @@ def rpop(ctx, argv):
 
 def _pop_with_key(ctx, key: bytes, lst: ListValue, where: int, count: int) -> list:
     """[key, element] for BLPOP/BRPOP (count -1), [key, [elements]] for [B]LMPOP."""
+    pop = b"LPOP" if where == LEFT else b"RPOP"
     if count == -1:
         value = lst.pop(where)
         notify(ctx, NOTIFY_LIST, "lpop" if where == LEFT else "rpop", key)
         _after_removal(ctx, key, lst, 1)
+        ctx.rewrite_propagation([pop, key])     # replicas never block
         return [key, value]
     values = lst.pop_many(where, count)
     notify(ctx, NOTIFY_LIST, "lpop" if where == LEFT else "rpop", key)
     _after_removal(ctx, key, lst, len(values))
+    ctx.rewrite_propagation([pop, key, b"%d" % len(values)])
     return [key, values]
 
 
@@ -402,6 +405,10 @@ def _generic_blocking_move(ctx, argv, wherefrom: int, whereto: int, timeout: flo
         if not may_block(ctx):
             return None
         block(ctx, [argv[1]], timeout, partial(_serve_move, wherefrom=wherefrom, whereto=whereto))
+    if ctx.command.name == "blmove":
+        ctx.rewrite_propagation([b"LMOVE", argv[1], argv[2], argv[3], argv[4]])
+    else:
+        ctx.rewrite_propagation([b"RPOPLPUSH", argv[1], argv[2]])
     return _generic_move(ctx, argv[1], argv[2], wherefrom, whereto)
 
 
@@ -410,7 +417,14 @@ def _serve_move(ctx, key: bytes, wherefrom: int, whereto: int):
     block with WRONGTYPE (serveClientBlockedOnList); its push may wake others."""
     if type(ctx.db.lookup(key)) is not ListValue:
         return NOT_READY
+    if ctx.command.name == "blmove":
+        ctx.rewrite_propagation([b"LMOVE", key, ctx.argv[2], _SIDE_NAMES[wherefrom], _SIDE_NAMES[whereto]])
+    else:
+        ctx.rewrite_propagation([b"RPOPLPUSH", key, ctx.argv[2]])
     return _generic_move(ctx, key, ctx.argv[2], wherefrom, whereto)
+
+
+_SIDE_NAMES = {LEFT: b"left", RIGHT: b"right"}   # Redis's shared.left / shared.right
 
 
 @command("blmove", arity=6, flags="write denyoom noscript blocking", keys=(1, 2, 1), group="list")

@@ -13,6 +13,7 @@ from ferrous.errors import CommandError
 from ferrous.protocol import Push
 from ferrous.protocol.encoder import encode_into
 from ferrous.protocol.types import Raw
+from ferrous.server.propagate import TO_REPLICAS
 from ferrous.server.pubsub import CHANNELS, PATTERNS, SHARD, shard_count, subscription_count
 
 _NO_REPLY = Raw(b"")
@@ -97,13 +98,22 @@ def sunsubscribe(ctx, argv):
 
 @command("publish", arity=3, flags="pubsub loading stale fast", group="pubsub")
 def publish(ctx, argv):
+    _propagate_to_replicas(ctx, argv)
     return ctx.server.pubsub.publish(argv[1], argv[2])
 
 
 @command("spublish", arity=3, flags="pubsub loading stale fast", keys=(1, 1, 1), group="pubsub",
          lock=LOCK_NONE)
 def spublish(ctx, argv):
+    _propagate_to_replicas(ctx, argv)
     return ctx.server.pubsub.publish(argv[1], argv[2], shard=True)
+
+
+def _propagate_to_replicas(ctx, argv) -> None:
+    """forceCommandPropagation(c, PROPAGATE_REPL): replicas' subscribers hear it too,
+    the AOF never gets it."""
+    if ctx.propagating:
+        ctx.also_propagate(list(argv), targets=TO_REPLICAS)
 
 
 # -- PUBSUB ------------------------------------------------------------------------------

@@ -148,9 +148,9 @@ def lookup(argv: list) -> Command | None:
 # One module per command group (like Redis's t_string.c, t_list.c); modules that
 # have not landed yet are skipped, so their commands reply as unknown commands.
 COMMAND_MODULES = [
-    "connection", "client", "strings", "keys", "server", "introspection",
+    "connection", "client", "strings", "keys", "server", "introspection", "acl",
     "lists", "hashes", "sets", "zsets", "bitmaps", "hyperloglog", "geo", "sort",
-    "streams", "pubsub", "transactions", "scripting", "replication", "persistence",
+    "streams", "pubsub", "transactions", "scripting", "replication", "persistence", "aof",
 ]
 
 

@@ -25,6 +25,7 @@ from ferrous.config import ConfigError
 from ferrous.errors import CommandError
 from ferrous.protocol import Raw, RespSet, Simple, Verbatim
 from ferrous.protocol.encoder import encode
+from ferrous.server import memory
 from ferrous.storage.glob import glob_match
 
 
@@ -209,6 +210,7 @@ def reset_statistics(server) -> None:
             setattr(stats, name, 0)
         stats.expired_stale_perc = 0.0
         stats.ops_samples.clear()
+        stats.net_samples.clear()   # instantaneous_*_kbps; the peak memory is kept, as Redis
 
 
 @command("config|rewrite", arity=2, flags="admin noscript loading stale")
@@ -341,6 +343,19 @@ def _all_commands():
     for cmd in TABLE.values():
         yield cmd
         yield from cmd.subcommands.values()
+
+
+_command_positions: dict = {}
+
+
+def in_table_order(names) -> list:
+    """The command names that are in the table, in _all_commands() order (INFO's
+    order) without walking the whole table on every INFO."""
+    global _command_positions
+    positions = _command_positions
+    if any(name not in positions for name in names):
+        positions = _command_positions = {cmd.name: i for i, cmd in enumerate(_all_commands())}
+    return sorted((name for name in names if name in positions), key=positions.__getitem__)
 
 
 def _list_filter(argv):
@@ -594,6 +609,9 @@ _SECTION_ORDER = ["server", "clients", "memory", "persistence", "stats", "replic
 _DEFAULT_SECTIONS = {"server", "clients", "memory", "persistence", "stats", "replication", "cpu",
                      "modules", "errorstats", "cluster", "keyspace"}
 _SECTION_TITLES = {"cpu": "CPU"}
+# Ferrous's own fields (thread health, ...): shown only when asked for by name, so the
+# Redis sections and `INFO everything` list exactly Redis's fields.
+_FERROUS_SECTIONS = ["ferrous"]
 
 
 def info_sections(names: list) -> list:
@@ -608,7 +626,7 @@ def info_sections(names: list) -> list:
             wanted.add("modules")
         else:
             wanted.add(name)
-    return [name for name in _SECTION_ORDER if name in wanted]
+    return [name for name in _SECTION_ORDER + _FERROUS_SECTIONS if name in wanted]
 
 
 def generate_info(ctx, sections: list) -> str:
@@ -708,84 +726,16 @@ def _info_clients(ctx) -> dict:
 
 
 # -- memory -------------------------------------------------------------------------
-# used_memory is an estimate, not allocator accounting (tracemalloc is far too slow):
-#   used_memory_startup  = the process RSS when the server finished importing its modules;
-#   + the hash tables     = sys.getsizeof() of every non-empty shard dict and expire table;
-#   + the dataset         = per shard, the mean sys.getsizeof() of its first few keys and
-#                           values (value objects may offer memory_usage()), times its size.
-# used_memory_rss is the real resident set size from /proc/self/statm.
-_SAMPLES_PER_SHARD = 4
-
-
-def _rss_bytes() -> int:
-    try:
-        with open("/proc/self/statm") as fh:
-            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
-_STARTUP_MEMORY = _rss_bytes()
-_peak_memory = 0
-
-
-def _value_size(value) -> int:
-    if type(value) is bytes:
-        return sys.getsizeof(value)
-    usage = getattr(value, "memory_usage", None)
-    if callable(usage):
-        return usage()
-    size = sys.getsizeof(value)
-    slots = getattr(type(value), "__slots__", ())
-    members = [getattr(value, name, None) for name in slots] + list(getattr(value, "__dict__", {}).values())
-    for member in members:
-        size += sys.getsizeof(member)
-        if isinstance(member, (dict, list, set)) and member:
-            sample = list(itertools.islice(member, 8))
-            size += sum(sys.getsizeof(item) for item in sample) * len(member) // len(sample)
-    return size
-
-
-def memory_estimate(keyspace) -> tuple:
-    """(hash table bytes, dataset bytes).
-
-    Takes no shard lock: INFO may run inside EXEC or a script, which already hold every
-    shard. len() and getsizeof() of a dict are safe against concurrent writers; a
-    sample that races with one is simply left out of this estimate.
-    """
-    tables = dataset = 0
-    for db in keyspace.dbs:
-        for shard, expires in zip(db.data, db.expires):
-            count = len(shard)
-            if not count:
-                continue
-            tables += sys.getsizeof(shard) + sys.getsizeof(expires.when)
-            sizes = _sample_sizes(shard)
-            if sizes:
-                dataset += sum(sizes) * count // len(sizes)
-    return tables, dataset
-
-
-def _sample_sizes(shard: dict) -> list:
-    try:
-        return [sys.getsizeof(k) + _value_size(v) for k, v in itertools.islice(shard.items(), _SAMPLES_PER_SHARD)]
-    except Exception:       # the shard (or a value) changed while being sampled
-        return []
+# used_memory is measured from the allocators (server/memory.py; README "Observability").
 
 
 def used_memory(server) -> int:
-    tables, dataset = memory_estimate(server.keyspace)
-    return _STARTUP_MEMORY + tables + dataset
+    """INFO used_memory, which maxmemory compares against (server/eviction.py)."""
+    tracker = getattr(server, "memory", None)
+    return tracker.used() if tracker is not None else memory.allocated_bytes()
 
 
-def bytes_to_human(n: int) -> str:
-    """bytesToHuman: B, then K/M/G/T/P with two decimals."""
-    if n < 1024:
-        return f"{n}B"
-    for power, unit in enumerate("KMGTP", 1):
-        if n < 1024 ** (power + 1):
-            return "%.2f%s" % (n / 1024 ** power, unit)
-    return f"{n}B"
+bytes_to_human = memory.bytes_to_human
 
 
 def _total_system_memory() -> int:
@@ -795,40 +745,62 @@ def _total_system_memory() -> int:
         return 0
 
 
+def memory_figures(server) -> dict:
+    """The numbers INFO memory and MEMORY STATS share (getMemoryOverheadData)."""
+    tracker = server.memory
+    used = tracker.used()
+    main, expires = memory.keyspace_overhead(server.keyspace)
+    clients = server.client_list()
+    clients_normal = sum(len(c.out) + c.parser.pending_bytes() for c in clients if "S" not in c.flags)
+    clients_slaves = sum(len(c.out) for c in clients if "S" in c.flags)
+    backlog = getattr(server, "repl_backlog_memory", lambda: 0)()
+    aof_buffer = getattr(server, "aof_buffer_memory", lambda: 0)()
+    startup = min(tracker.startup, used)
+    overhead = min(startup + main + expires + clients_normal + clients_slaves + backlog + aof_buffer, used)
+    return {
+        "used": used, "peak": max(tracker.peak, used), "startup": startup, "main": main,
+        "expires": expires, "clients_normal": clients_normal, "clients_slaves": clients_slaves,
+        "backlog": backlog, "aof_buffer": aof_buffer, "overhead": overhead,
+        "dataset": used - overhead, "rss": tracker.rss,     # sampled by the cron, as Redis
+    }
+
+
+def _perc(part: int, whole: int) -> str:
+    return "%.2f%%" % (part * 100 / whole) if whole > 0 else "0.00%"
+
+
 def _info_memory(ctx) -> dict:
-    global _peak_memory
     server, config = ctx.server, ctx.server.config
-    tables, dataset = memory_estimate(server.keyspace)
-    used = _STARTUP_MEMORY + tables + dataset
-    _peak_memory = max(_peak_memory, used)
-    rss = _rss_bytes()
-    overhead = _STARTUP_MEMORY + tables
+    fig = memory_figures(server)
+    used, rss, peak = fig["used"], fig["rss"], fig["peak"]
     lua = getattr(server, "lua_memory", lambda: 0)()
     functions = getattr(server, "functions_memory", lambda: 0)()
     scripts = len(getattr(server, "scripts", {}) or {})
+    system = _total_system_memory()
+    ratio = rss / used if used else 0
     return {
         "used_memory": used,
         "used_memory_human": bytes_to_human(used),
         "used_memory_rss": rss,
         "used_memory_rss_human": bytes_to_human(rss),
-        "used_memory_peak": _peak_memory,
-        "used_memory_peak_human": bytes_to_human(_peak_memory),
-        "used_memory_peak_perc": "%.2f%%" % (used * 100 / _peak_memory),
-        "used_memory_overhead": overhead,
-        "used_memory_startup": _STARTUP_MEMORY,
-        "used_memory_dataset": dataset,
-        "used_memory_dataset_perc": "%.2f%%" % (dataset * 100 / max(used - _STARTUP_MEMORY, 1)),
+        "used_memory_peak": peak,
+        "used_memory_peak_human": bytes_to_human(peak),
+        "used_memory_peak_perc": _perc(used, peak),
+        "used_memory_overhead": fig["overhead"],
+        "used_memory_startup": fig["startup"],
+        "used_memory_dataset": fig["dataset"],
+        "used_memory_dataset_perc": _perc(fig["dataset"], used - fig["startup"]),
         "allocator_allocated": used,
         "allocator_active": used,
         "allocator_resident": rss,
-        "total_system_memory": _total_system_memory(),
-        "total_system_memory_human": bytes_to_human(_total_system_memory()),
+        "total_system_memory": system,
+        "total_system_memory_human": bytes_to_human(system),
         "used_memory_lua": lua,
         "used_memory_vm_eval": lua,
         "used_memory_lua_human": bytes_to_human(lua),
         "used_memory_scripts_eval": 0,
         "number_of_cached_scripts": scripts,
-        "number_of_functions": 0,
+        "number_of_functions": getattr(server, "functions_count", lambda: 0)(),
         "number_of_libraries": 0,
         "used_memory_vm_functions": functions,
         "used_memory_vm_total": lua + functions,
@@ -841,20 +813,20 @@ def _info_memory(ctx) -> dict:
         "maxmemory_policy": config.maxmemory_policy,
         "allocator_frag_ratio": "1.00",
         "allocator_frag_bytes": 0,
-        "allocator_rss_ratio": "%.2f" % (rss / used),
+        "allocator_rss_ratio": "%.2f" % ratio,
         "allocator_rss_bytes": rss - used,
         "rss_overhead_ratio": "1.00",
         "rss_overhead_bytes": 0,
-        "mem_fragmentation_ratio": "%.2f" % (rss / used),
+        "mem_fragmentation_ratio": "%.2f" % ratio,
         "mem_fragmentation_bytes": rss - used,
-        "mem_not_counted_for_evict": 0,
-        "mem_replication_backlog": 0,
-        "mem_total_replication_buffers": 0,
-        "mem_clients_slaves": 0,
-        "mem_clients_normal": sum(len(c.out) for c in server.client_list()),
+        "mem_not_counted_for_evict": fig["aof_buffer"],
+        "mem_replication_backlog": fig["backlog"],
+        "mem_total_replication_buffers": fig["backlog"],
+        "mem_clients_slaves": fig["clients_slaves"],
+        "mem_clients_normal": fig["clients_normal"],
         "mem_cluster_links": 0,
-        "mem_aof_buffer": 0,
-        "mem_allocator": "pymalloc",
+        "mem_aof_buffer": fig["aof_buffer"],
+        "mem_allocator": memory.allocator_name(),
         "active_defrag_running": 0,
         "lazyfree_pending_objects": 0,
         "lazyfreed_objects": 0,
@@ -879,7 +851,20 @@ def _info_persistence(ctx) -> dict:
         "aof_last_bgrewrite_status": "ok", "aof_rewrites": 0, "aof_rewrites_consecutive_failures": 0,
         "aof_last_write_status": "ok", "aof_last_cow_size": 0, "module_fork_in_progress": 0,
         "module_fork_last_cow_size": 0,
+        **_info_aof(server),
     }
+
+
+def _info_aof(server) -> dict:
+    """The AOF's fields (persistence/aof.py); the size fields only while it is on."""
+    aof = getattr(server, "aof", None)
+    if aof is None:
+        return {}
+    fields = dict(aof.info_fields())
+    fields["aof_enabled"] = int(aof.enabled)
+    if aof.enabled:
+        fields.update(aof.size_fields())
+    return fields
 
 
 def _ops_per_sec(samples: list) -> int:
@@ -901,6 +886,7 @@ def _info_stats(ctx) -> dict:
     server = ctx.server
     stats = server.stats
     channels, patterns, shard_channels = _pubsub_counts(server)
+    kbps_in, kbps_out = stats.kbps()
     return {
         "total_connections_received": stats.total_connections_received,
         "total_commands_processed": _sum(server, "commands_processed"),
@@ -909,12 +895,13 @@ def _info_stats(ctx) -> dict:
         "total_net_output_bytes": stats.total_net_output_bytes,
         "total_net_repl_input_bytes": 0,
         "total_net_repl_output_bytes": 0,
-        "instantaneous_input_kbps": "0.00",
-        "instantaneous_output_kbps": "0.00",
+        "instantaneous_input_kbps": "%.2f" % kbps_in,
+        "instantaneous_output_kbps": "%.2f" % kbps_out,
         "instantaneous_input_repl_kbps": "0.00",
         "instantaneous_output_repl_kbps": "0.00",
         "rejected_connections": stats.rejected_connections,
-        "sync_full": 0, "sync_partial_ok": 0, "sync_partial_err": 0,
+        "sync_full": getattr(stats, "sync_full", 0), "sync_partial_ok": getattr(stats, "sync_partial_ok", 0),
+        "sync_partial_err": getattr(stats, "sync_partial_err", 0),
         "expired_keys": stats.expired_keys,
         "expired_stale_perc": "%.2f" % (stats.expired_stale_perc * 100),
         "expired_time_cap_reached_count": stats.expired_time_cap_reached_count,
@@ -949,7 +936,9 @@ _REPLID = os.urandom(20).hex()
 
 
 def _info_replication(ctx) -> dict:
-    # A primary without replicas until replication lands (server.info_replication).
+    if getattr(ctx.server, "replication", None) is not None:
+        from ferrous.commands.replication import info_fields
+        return info_fields(ctx.server)
     return {
         "role": "master",
         "connected_slaves": 0,
@@ -995,13 +984,13 @@ def _info_commandstats(ctx) -> dict:
             total[2] += stats.rejected_calls
             total[3] += stats.failed_calls
     fields = {}
-    for cmd in _all_commands():
-        total = totals.get(cmd.name)
-        if total is None or not (total[0] or total[2] or total[3]):
+    for cmd_name in in_table_order(totals):
+        total = totals[cmd_name]
+        if not (total[0] or total[2] or total[3]):
             continue
         calls, usec, rejected, failed = total
         per_call = _float32(usec) / calls if calls else 0.0
-        name = "".join("_" if c in "#:\n\r" else c for c in cmd.name)
+        name = "".join("_" if c in "#:\n\r" else c for c in cmd_name)
         fields["cmdstat_" + name] = (f"calls={calls},usec={usec},usec_per_call={_float32(per_call):.2f},"
                                      f"rejected_calls={rejected},failed_calls={failed}")
     return fields
@@ -1041,6 +1030,11 @@ def _avg_ttl(db, now: float) -> int:
     return int(sum(ttls) / len(ttls)) if ttls else 0
 
 
+def _latencystats(ctx) -> dict:
+    from ferrous.commands.introspection import latencystats_fields   # imports this module
+    return latencystats_fields(ctx.server)
+
+
 _SECTION_BUILDERS = {
     "server": _info_server,
     "clients": _info_clients,
@@ -1052,8 +1046,8 @@ _SECTION_BUILDERS = {
     "modules": lambda ctx: {},
     "commandstats": _info_commandstats,
     "errorstats": _info_errorstats,
-    # Per-command latency histograms are not kept yet: the section is listed, empty.
-    "latencystats": lambda ctx: {},
+    "latencystats": lambda ctx: _latencystats(ctx),
     "cluster": lambda ctx: {"cluster_enabled": 0},
     "keyspace": _info_keyspace,
+    "ferrous": lambda ctx: {"ferrous_version": __version__, "gil_enabled": int(_gil_enabled())},
 }

@@ -161,6 +161,7 @@ def spop(ctx, argv):
     notify(ctx, NOTIFY_SET, "spop", key)
     _after_removal(ctx, key, set_)
     ctx.dirty += 1
+    ctx.rewrite_propagation([b"SREM", key, member])   # the random choice is made here
     return member
 
 
@@ -178,11 +179,16 @@ def _spop_with_count(ctx, key: bytes, count_arg: bytes):
         ctx.dirty += len(popped)
         notify(ctx, NOTIFY_SET, "spop", key)
         notify(ctx, NOTIFY_GENERIC, "del", key)
+        ctx.rewrite_propagation([b"DEL", key])
         return RespSet(popped)
     popped = set_.pop_many(count, intset_limit(ctx.server.config))
     ctx.db.touch(key)
     ctx.dirty += count
     notify(ctx, NOTIFY_SET, "spop", key)
+    if ctx.propagating:         # one SREM per member, as Redis 7.0 writes them
+        ctx.prevent_propagation()
+        for member in popped:
+            ctx.also_propagate([b"SREM", key, member])
     return RespSet(popped)
 
 

@@ -130,6 +130,12 @@ def _generic_set(ctx, key, value, flags=frozenset(), unit=None, expire=None,
         # then expires on its next access (SET does not delete it at once).
         ctx.db.set_expire(key, when)
         notify(ctx, NOTIFY_GENERIC, "expire", key)
+        # Replicas and the AOF get an absolute deadline (even for PXAT, as 7.0 does).
+        ctx.rewrite_propagation([b"SET", key, value, b"PXAT", b"%d" % when])
+    elif want_old and ctx.propagating:
+        # Propagated without its GET arguments (however many), as setGenericCommand.
+        ctx.rewrite_propagation([arg for i, arg in enumerate(ctx.argv)
+                                 if i < 3 or arg.lower() != b"get"])
     return old if want_old else ok_reply
 
 
@@ -178,13 +184,16 @@ def getex(ctx, argv):
             # An absolute time already past deletes the key at once (checkAlreadyExpired).
             ctx.db.delete(key)
             notify(ctx, NOTIFY_GENERIC, "del", key)
+            ctx.rewrite_propagation([b"DEL", key])
         else:
             ctx.db.set_expire(key, when)
             notify(ctx, NOTIFY_GENERIC, "expire", key)
+            ctx.rewrite_propagation([b"PEXPIREAT", key, b"%d" % when])
         ctx.dirty += 1
     elif b"PERSIST" in flags and ctx.db.persist(key):
         ctx.dirty += 1
         notify(ctx, NOTIFY_GENERIC, "persist", key)
+        ctx.rewrite_propagation([b"PERSIST", key])
     return value
 
 
@@ -194,6 +203,7 @@ def getdel(ctx, argv):
     if value is not None and ctx.db.delete(argv[1]):
         ctx.dirty += 1
         notify(ctx, NOTIFY_GENERIC, "del", argv[1])
+        ctx.rewrite_propagation([b"DEL", argv[1]])
     return value
 
 
@@ -203,6 +213,7 @@ def getset(ctx, argv):
     ctx.db.set(argv[1], argv[2])
     ctx.dirty += 1
     notify(ctx, NOTIFY_STRING, "set", argv[1])
+    ctx.rewrite_propagation([b"SET", argv[1], argv[2]])    # as getsetCommand
     return old
 
 
@@ -297,6 +308,8 @@ def incrbyfloat(ctx, argv):
     ctx.db.set(key, text, keep_ttl=True)
     ctx.dirty += 1
     notify(ctx, NOTIFY_STRING, "incrbyfloat", key)
+    # Float formatting may differ elsewhere: replicas and the AOF get the result.
+    ctx.rewrite_propagation([b"SET", key, text, b"KEEPTTL"])
     return text                 # a bulk string in both protocols, as in Redis
 
 

@@ -18,6 +18,7 @@ from ferrous.commands.registry import command
 from ferrous.errors import CommandError
 from ferrous.protocol import NULL_ARRAY
 from ferrous.protocol.types import Raw
+from ferrous.server import acl
 from ferrous.server.dispatch import call, reject
 from ferrous.storage.keyspace import now_ms
 
@@ -203,11 +204,16 @@ def _run_queued(ctx, conn) -> Raw:
     ctx.server.watches.unwatch_all(conn)    # unwatch ASAP, as Redis does
     ctx.prevent_propagation()   # the queued writes propagate, wrapped in MULTI/EXEC
     exec_cmd = ctx.command
+    watch = ctx.server.watch
     body = bytearray()
     try:
         # conn.multi stays set while the commands run (CLIENT_MULTI): blocking
         # commands then behave as non-blocking, SUBSCRIBE replies stay inline.
         for cmd, argv in queued:
+            if not conn.acl_user.unrestricted and acl.exec_denied(ctx, conn, cmd, argv, body):
+                continue    # ACL rules changed since it was queued (ferrous/server/acl.py)
+            if watch.monitors:  # EVAL/FCALL feed MONITOR themselves (server/introspection.py)
+                watch.feed_script_call(ctx, conn, cmd, argv)
             call(ctx, conn, cmd, argv, body, lock=False)
     finally:
         conn.multi = None

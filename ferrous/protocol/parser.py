@@ -6,6 +6,10 @@ string arriving in many small reads is never rescanned from the start.
 """
 from __future__ import annotations
 
+from itertools import chain as _chain_iterables
+
+_chain = _chain_iterables.from_iterable
+
 PROTO_INLINE_MAX_SIZE = 64 * 1024
 PROTO_MBULK_BIG_ARG = 32 * 1024
 DEFAULT_MAX_BULK_LEN = 512 * 1024 * 1024
@@ -117,6 +121,10 @@ class RequestParser:
 
     def has_data(self) -> bool:
         return len(self._buf) > self._pos
+
+    def next_commands(self, limit: int) -> tuple[list, str | None]:
+        """Up to limit complete commands, and the ProtocolError text that stopped them."""
+        return _collect(self.next_command, limit)
 
     def next_command(self) -> list[bytes] | None:
         """The next complete command's argv, or None if more bytes are needed."""
@@ -263,7 +271,7 @@ class HiredisRequestParser:
     """
 
     __slots__ = ("_reader", "_pending", "_pending_len", "_consumed", "_returned", "_python",
-                 "_use_python", "_hiredis")
+                 "_use_python", "_hiredis", "_ready")
 
     def __init__(self, max_bulk_len: int = DEFAULT_MAX_BULK_LEN, hiredis_module=None):
         self._hiredis = hiredis_module
@@ -274,6 +282,7 @@ class HiredisRequestParser:
         self._returned = 0
         self._python = RequestParser(max_bulk_len)
         self._use_python = False
+        self._ready: list = []  # checked commands beyond next_commands()'s limit
 
     # Limits live on the Python parser, which enforces them whenever it is in charge.
     @property
@@ -299,12 +308,24 @@ class HiredisRequestParser:
         elif self._pending_len == 0 and data[:1] != b"*":
             self._use_python = True  # inline command: only the Python parser knows them
             self._python.feed(data)
+        elif _hiredis_unsafe(self._pending, data):
+            # hiredis allocates a list of an aggregate's declared length before any
+            # element arrives (`*536870913` costs seconds and gigabytes); the Python
+            # parser never allocates ahead of the data. And hiredis takes RESP3
+            # `+`/`(`/`=` elements for bulks, of another size than a bulk's encoding,
+            # which next_commands()'s byte count alone could not tell from a partial
+            # request.
+            self._pending.append(data)
+            self._pending_len += len(data)
+            self._hand_over_to_python()
         else:
             self._reader.feed(data)
             self._pending.append(data)
             self._pending_len += len(data)
 
     def has_data(self) -> bool:
+        if self._ready:
+            return True
         if self._use_python:
             return self._python.has_data()
         return self._reader.has_data()
@@ -313,6 +334,8 @@ class HiredisRequestParser:
         return self._python.pending_bytes() if self._use_python else self._pending_len
 
     def next_command(self):
+        if self._ready:
+            return self._ready.pop(0)
         if self._use_python:
             return self._next_python()
         reader = self._reader
@@ -337,6 +360,46 @@ class HiredisRequestParser:
         self._returned += 1
         return command
 
+    def next_commands(self, limit: int) -> tuple[list, str | None]:
+        """next_command() in a batch: hiredis hands out every complete request of
+        the reads so far, then one size check covers them all (DESIGN.md §7: no
+        per-command Python work that can be done per read). Any doubt (a hiredis
+        error, a non-bulk element, a partial request left in hiredis) discards the
+        batch and lets the Python parser take over from the last clean point."""
+        ready = self._ready
+        if ready:
+            commands = ready[:limit]
+            del ready[:limit]
+            return commands, None
+        if self._use_python:
+            return _collect(self._next_python, limit)
+        # Everything hiredis has (at most a few reads' worth), so that the check
+        # covers every byte; commands past the limit wait, already checked, in _ready.
+        gets = self._reader.gets
+        commands = []
+        try:
+            command = gets()
+            while command is not False:
+                if type(command) is not list or not command:
+                    return self._batch_to_python(limit)
+                commands.append(command)
+                command = gets()
+        except self._hiredis.ProtocolError:
+            return self._batch_to_python(limit)
+        size = _batch_size(commands)
+        if size < 0 or self._consumed + size != self._pending_len:
+            return self._batch_to_python(limit)
+        self._pending.clear()
+        self._pending_len = self._consumed = self._returned = 0
+        if len(commands) > limit:
+            self._ready = commands[limit:]
+            del commands[limit:]
+        return commands, None
+
+    def _batch_to_python(self, limit: int) -> tuple[list, str | None]:
+        self._hand_over_to_python()
+        return _collect(self._next_python, limit)
+
     def _next_python(self):
         python = self._python
         command = python.next_command()
@@ -345,6 +408,10 @@ class HiredisRequestParser:
         return command
 
     def _switch_to_python(self):
+        self._hand_over_to_python()
+        return self._next_python()
+
+    def _hand_over_to_python(self) -> None:
         python = self._python
         python.feed(b"".join(self._pending))
         for _ in range(self._returned):
@@ -353,7 +420,28 @@ class HiredisRequestParser:
         self._pending_len = self._consumed = self._returned = 0
         self._reader = self._hiredis.Reader()
         self._use_python = True
-        return self._next_python()
+
+
+# An aggregate type byte followed by 7+ digits (a million elements or more), or a
+# line starting with `+`, `(` or `=`, found with one C-level translate and two finds:
+# digits map to "0", aggregate types to "*", those three types to "+", "\n" stays.
+# A bulk's payload may match too; that only costs the Python parser's speed.
+_AGGREGATE_SCAN = bytes(ord("0") if chr(c).isdigit() and c < 128 else ord("*") if c in b"*%~>|"
+                        else ord("+") if c in b"+(=" else c if c == 10 else ord("x")
+                        for c in range(256))
+_HUGE_AGGREGATE = b"*0000000"
+_NON_BULK_ELEMENT = b"\n+"
+
+
+def _hiredis_unsafe(pending: list, data) -> bool:
+    scanned = data.translate(_AGGREGATE_SCAN)
+    if scanned.find(_HUGE_AGGREGATE) >= 0 or scanned.find(_NON_BULK_ELEMENT) >= 0:
+        return True
+    if not pending:
+        return False
+    # A header split between two reads.
+    scanned = (pending[-1][-7:] + data[:7]).translate(_AGGREGATE_SCAN)
+    return scanned.find(_HUGE_AGGREGATE) >= 0 or scanned.find(_NON_BULK_ELEMENT) >= 0
 
 
 # Length of "$<n>\r\n" plus the trailing "\r\n" of a bulk of n bytes (and "*<n>\r\n").
@@ -370,6 +458,37 @@ def _encoded_size(command: list) -> int:
     except (TypeError, IndexError):
         return _encoded_size_slow(command)
     return header + overhead + payload
+
+
+def _batch_size(commands: list) -> int:
+    """_encoded_size of several commands together, in a few C-level passes."""
+    try:
+        args = list(_chain(commands))
+        payload = len(b"".join(args))  # also rejects nested arrays and integers
+        overhead = sum(map(_BULK_OVERHEAD.__getitem__, map(len, args)))
+        header = sum(map(_MULTIBULK_HEADER.__getitem__, map(len, commands)))
+    except (TypeError, IndexError):
+        total = 0
+        for command in commands:
+            size = _encoded_size_slow(command)
+            if size < 0:
+                return -1
+            total += size
+        return total
+    return header + overhead + payload
+
+
+def _collect(next_command, limit: int) -> tuple[list, str | None]:
+    commands = []
+    try:
+        while len(commands) < limit:
+            command = next_command()
+            if command is None:
+                break
+            commands.append(command)
+    except ProtocolError as exc:
+        return commands, exc.message
+    return commands, None
 
 
 def _encoded_size_slow(command: list) -> int:

@@ -9,9 +9,11 @@ import sys
 import threading
 import time
 
-from ferrous import __version__
+from ferrous import __version__, replication
 from ferrous.commands import registry
 from ferrous.config import Config
+from ferrous import errors
+from ferrous.server import acl, eviction, introspection, limits
 from ferrous.server.background import Cron
 from ferrous.server.io_thread import Acceptor, IOThread
 from ferrous.server.propagate import Propagator
@@ -29,10 +31,12 @@ class Server:
         self.stats = ServerStats()
         self.keyspace = Keyspace(self.config.databases)
         self.propagator = Propagator()  # the AOF and replicas consume it
+        self.aof = None                 # persistence/aof.AppendOnlyFile when appendonly is on
         self.keyspace.events.on_expired = self._on_expired
         self.clients: dict[int, object] = {}
         self._clients_lock = threading.Lock()
         self.multi_hook = None         # set by the transactions module (issue 4)
+        self.busy_script = None        # the script running past busy-reply-threshold (scripting)
         _install_groups(self)
         self.run_id = os.urandom(20).hex()
         self.listeners: list[socket.socket] = []
@@ -40,14 +44,28 @@ class Server:
         self.workers: WorkerPool | None = None
         self.acceptor: Acceptor | None = None
         self.cron = Cron(self)
+        replication.install(self)
+        limits.install(self)
+        eviction.install(self)
+        from ferrous.persistence import saving
+        saving.install(self)            # SAVE/BGSAVE state, save points, INFO persistence
+        introspection.install(self)     # slow log, latency, MONITOR, CLIENT PAUSE, used_memory
         self.shutdown_event = threading.Event()
         self.started = False
         self.port = self.config.port
 
+    @property
+    def is_replica(self) -> bool:
+        return self.replication.is_replica
+
     # -- lifecycle ----------------------------------------------------------
     def start(self) -> None:
+        from ferrous.persistence import aof
+        if not aof.boot(self):      # loads the AOF (when appendonly is on) before any client
+            self.rdb.load_at_boot()     # else dump.rdb, as loadDataFromDisk does
         self.listeners = self._listen()
         self.port = self.listeners[0].getsockname()[1]
+        replication.start(self)     # `replicaof` in the config file
         self.io_threads = [IOThread(self, i) for i in range(self.config.io_threads)]
         self.workers = WorkerPool(self, self.config.worker_threads)
         for thread in self.io_threads:
@@ -103,6 +121,9 @@ class Server:
             thread.join(timeout=5)
         if self.workers:
             self.workers.stop()
+        replication.stop(self)
+        if self.aof is not None:
+            self.aof.close()
         self.shutdown_event.set()
 
     def request_shutdown(self) -> None:
@@ -123,12 +144,21 @@ class Server:
 
     def admit(self, sock, addr) -> bool:
         with self._clients_lock:
-            too_many = len(self.clients) >= self.config.maxclients
-        self.stats.add("total_connections_received")
+            too_many = limits.too_many_clients(self)
         if too_many:
+            # acceptCommonHandler: refused connections are not counted as received.
             self.stats.add("rejected_connections")
             try:
-                sock.sendall(b"-ERR max number of clients reached\r\n")
+                sock.sendall(b"-%s\r\n" % errors.MAX_CLIENTS.encode())
+            except OSError:
+                pass
+            sock.close()
+            return False
+        self.stats.add("total_connections_received")
+        if acl.protected_mode_denies(self, addr):    # clientAcceptHandler: DENIED, then close
+            self.stats.add("rejected_connections")
+            try:
+                sock.sendall(errors.PROTECTED_MODE_DENIED.encode())
             except OSError:
                 pass
             sock.close()
@@ -136,9 +166,10 @@ class Server:
         return True
 
     def auth_required(self) -> bool:
-        return bool(self.config.requirepass)
+        return self.acl.auth_required()
 
     def register_client(self, conn) -> None:
+        conn.acl_user = self.acl.default
         with self._clients_lock:
             self.clients[conn.id] = conn
 
@@ -165,7 +196,8 @@ class Server:
 def _install_groups(server) -> None:
     """Per-server state of the transactions, pub/sub and notification groups."""
     from ferrous.commands import transactions
-    from ferrous.server import notify, pubsub
+    from ferrous.server import acl, notify, pubsub
+    acl.install(server)
     pubsub.install(server)
     transactions.install(server)
     notify.install(server)
@@ -181,6 +213,9 @@ def setup_logging(config: Config) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if argv is None:
+        from ferrous.scripting.gil import reexec_with_gil_off
+        reexec_with_gil_off()   # lupa would turn the GIL back on (ferrous/scripting/gil.py)
     argv = list(sys.argv[1:] if argv is None else argv)
     config = Config()
     if argv and argv[0] in ("-v", "--version"):
@@ -194,11 +229,22 @@ def main(argv: list[str] | None = None) -> int:
 
     def on_signal(signum, frame):
         log.info("Received %s, scheduling shutdown...", signal.Signals(signum).name)
+        if not server.rdb.save_before_exit():   # with save points, as prepareForShutdown
+            return
         server.request_shutdown()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    server.start()
+    from ferrous.persistence.aof import AofError
+    from ferrous.persistence.rdb import RDBError
+    try:
+        server.start()
+    except AofError as exc:
+        log.error("%s", exc)
+        return 1
+    except RDBError as exc:
+        log.error("Fatal error loading the DB: %s. Exiting.", exc)
+        return 1
     log.info("Ferrous %s ready to accept connections on port %d (io-threads=%d worker-threads=%d, GIL %s)",
              __version__, server.port, config.io_threads, config.worker_threads,
              "enabled" if gil_enabled() else "disabled")

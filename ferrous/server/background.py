@@ -43,6 +43,7 @@ class Cron:
         self.server = server
         self.stop_event = threading.Event()
         self.thread = Supervised("ferrous-cron", self._loop, self.stop_event)
+        self.tasks: list = []   # more per-tick work (clientsCron: server/limits.py ...)
 
     def start(self) -> None:
         self.thread.start()
@@ -56,8 +57,14 @@ class Cron:
             hz = self.server.config.hz
             tick = 1.0 / hz
             started = time.monotonic()
-            self.active_expire_cycle(tick * SLOW_TIME_PERC / 100)
+            # DEBUG SET-ACTIVE-EXPIRE; CLIENT PAUSE holds the dataset still (activeExpireCycle)
+            if getattr(self.server, "active_expire_enabled", True) and not _paused(self.server):
+                self.active_expire_cycle(tick * SLOW_TIME_PERC / 100)
+                from ferrous.server.introspection import record_event
+                record_event(self.server, "expire-cycle", started)     # LATENCY event
             self.sample_ops()
+            for task in self.tasks:
+                task()
             elapsed = time.monotonic() - started
             self.stop_event.wait(max(0.0, tick - elapsed))
 
@@ -93,3 +100,9 @@ class Cron:
         samples.append((time.monotonic(), self.server.total_commands()))
         if len(samples) > 17:
             del samples[0]
+
+
+def _paused(server) -> bool:
+    """CLIENT PAUSE (WRITE or ALL) stops active expiry (server/introspection.py)."""
+    watch = getattr(server, "watch", None)
+    return watch is not None and watch.pause.freezes_dataset()

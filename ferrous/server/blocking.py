@@ -204,6 +204,7 @@ def park(ctx, item, argv, out: bytearray, waiter):
     waiter.rest = commands[position + 1:]
     waiter.error = item.error
     _count_call(ctx, waiter.cmd)
+    ctx.server.watch.blocked_call(ctx, waiter)     # MONITOR shows it now (introspection.py)
     registry_of(ctx.server).activate(ctx, waiter)
     if ctx.ready_keys:
         serve_ready_keys(ctx)
@@ -233,6 +234,15 @@ def unblock_all(server, error_text: str = errors.UNBLOCKED_TURNED_REPLICA) -> No
     registry = getattr(server, "blocking_registry", None)
     if registry is not None:
         registry.cancel_all(ErrorReply(error_text))
+
+
+_thread = threading.local()
+
+
+def bind_context(ctx) -> None:
+    """Make ctx this thread's context (a worker's, for its whole life): keyspace hooks
+    that have no ctx at hand (a key deleted or overwritten) mark its ready_keys."""
+    _thread.ctx = ctx
 
 
 def signal_db_keys_ready(ctx, db: int) -> None:
@@ -288,6 +298,9 @@ class Registry:
         self.stale_timers = 0
         self._seq = itertools.count()
         self.timer_thread = None
+        self.group_readers = 0          # blocked XREADGROUP clients (they need on_removed)
+        self.orphans: dict = {}         # keys removed off a worker (active expiry): the timer serves them
+        self._timer_ctx = None
         previous = getattr(server, "on_client_gone", None)
 
         def on_client_gone(conn):
@@ -308,6 +321,8 @@ class Registry:
                     fifo = self.by_key[entry] = {}
                 fifo[waiter] = None
             self.by_client[waiter.conn.id] = waiter
+            if waiter.cmd.name == "xreadgroup":
+                self._count_group_reader(1)
 
     def activate(self, ctx, waiter) -> None:
         """PENDING -> WAITING once parked; applies notes left meanwhile."""
@@ -329,16 +344,68 @@ class Registry:
         waiter.armed = True
         heapq.heappush(self.timers, (waiter.timeout, next(self._seq), waiter))
         if self.timers[0][2] is waiter:
-            if self.timer_thread is None:
-                self.timer_thread = Supervised("ferrous-block-timer", self._timer_loop,
-                                               self.server.shutdown_event)
-                self.timer_thread.start()
-            self.wakeup.notify()
+            self._wake_timer()
+
+    def _wake_timer(self) -> None:
+        """Start or wake the timer thread (registry lock held)."""
+        if self.timer_thread is None:
+            self.timer_thread = Supervised("ferrous-block-timer", self._timer_loop,
+                                           self.server.shutdown_event)
+            self.timer_thread.start()
+        self.wakeup.notify()
+
+    # -- keys deleted under blocked XREADGROUP clients ------------------------------
+    def _count_group_reader(self, delta: int) -> None:
+        """Install the keyspace's on_removed hook while XREADGROUP clients are blocked,
+        so that nobody else pays for it (registry lock held)."""
+        self.group_readers += delta
+        events = self.server.keyspace.events
+        if self.group_readers == 0:
+            events.on_removed = None
+        elif events.on_removed is None:
+            events.on_removed = self.key_removed
+
+    def key_removed(self, db, key) -> None:
+        """signalDeletedKeyAsReady (key None: every key of db, for FLUSHDB/SWAPDB): the
+        clients blocked on it get served, and a blocked XREADGROUP fails as in Redis.
+        The caller holds the key's shard (or every shard)."""
+        if key is None:
+            with self.lock:
+                entries = dict.fromkeys(entry for entry in self.by_key if entry[0] == db.id)
+        else:
+            entry = (db.id, key)
+            if entry not in self.by_key:
+                return
+            entries = {entry: None}
+        ctx = getattr(_thread, "ctx", None)
+        if ctx is not None:
+            ctx.ready_keys.update(entries)      # served after the running command
+            return
+        with self.lock:                         # active expiry: no command to follow
+            self.orphans.update(entries)
+            self._wake_timer()
+
+    def _serve_orphans(self) -> None:
+        """Serve the keys key_removed() left to the timer thread (registry lock held)."""
+        orphans, self.orphans = self.orphans, {}
+        ctx = self._timer_ctx
+        if ctx is None:
+            from ferrous.server.context import Context
+            ctx = self._timer_ctx = Context(self.server)
+            bind_context(ctx)
+        ctx.ready_keys.update(orphans)
+        self.lock.release()
+        try:
+            serve_ready_keys(ctx)
+        finally:
+            self.lock.acquire()
 
     def _remove(self, waiter) -> None:
         """Forget a waiter for good (registry lock held)."""
         if waiter.armed:
             self.stale_timers += 1      # its heap entry stays until popped or rebuilt
+        if waiter.state != DONE and waiter.cmd.name == "xreadgroup":
+            self._count_group_reader(-1)
         waiter.state = DONE
         for key in waiter.keys:
             entry = (waiter.db, key)
@@ -400,10 +467,18 @@ class Registry:
             if state != WAITING:
                 return state == DONE            # DONE: on to the next; SERVING: stop
             existed = ctx.db.lookup(key) is not None
+            started = time.perf_counter_ns()
             reply = _run_serve_propagating(ctx, waiter, key)
+            elapsed = time.perf_counter_ns() - started
             go_on = ctx.db.lookup(key) is not None if existed else reply is not NOT_READY
+            if waiter.cmd.group == "stream":
+                # Reading a stream consumes nothing, and a deleted stream still has
+                # XREADGROUP clients to fail (unblockDeletedStreamReadgroupClients).
+                go_on = True
         finally:
             _unlock(locks, waiter.cmd.is_write)
+        if reply is not NOT_READY:      # usec and slow log when served (introspection.py)
+            ctx.server.watch.served_call(ctx, waiter, elapsed)
         self._settle(ctx, waiter, reply)
         return go_on
 
@@ -473,6 +548,9 @@ class Registry:
         timers = self.timers
         with self.lock:
             while not shutdown.is_set():
+                if self.orphans:
+                    self._serve_orphans()
+                    continue
                 now = time.monotonic()
                 expired = []
                 while timers and timers[0][0] <= now:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import time
 
+from ferrous.acl import SUPERUSER
 from ferrous.protocol.parser import make_parser
 
 _ids = itertools.count(1)
@@ -22,6 +23,8 @@ def next_client_id() -> int:
 
 
 class Connection:
+    is_master = False       # the link to our primary (replication/replica.py) sets it
+
     def __init__(self, sock, addr, laddr, io_thread, max_bulk_len: int):
         self.id = next_client_id()
         self.sock = sock
@@ -45,6 +48,7 @@ class Connection:
         self.lib_ver = None
         self.authenticated = True
         self.user = "default"
+        self.acl_user = SUPERUSER       # set to the server's default user when registered
         self.flags = set()              # letters shown by CLIENT LIST beyond the defaults
         self.reply_mode = "on"          # CLIENT REPLY on|off|skip
         self.skip_next_reply = False

@@ -10,13 +10,14 @@ from ferrous.server.propagate import TO_ALL
 
 
 class CommandStats:
-    __slots__ = ("calls", "usec", "rejected_calls", "failed_calls")
+    __slots__ = ("calls", "usec", "rejected_calls", "failed_calls", "histogram")
 
     def __init__(self):
         self.calls = 0
         self.usec = 0
         self.rejected_calls = 0
         self.failed_calls = 0
+        self.histogram = {}     # whole usec -> calls (server/introspection.py)
 
 
 class Context:
@@ -36,6 +37,9 @@ class Context:
         self.propagation: list = []
         self.propagation_depth = 0
         self.propagation_scope = None
+        # The MONITOR line of a monitoring client's own command, sent after its reply
+        # (server/introspection.py feeds it, dispatch.call appends it).
+        self.monitor_echo = None
         # Counters private to this worker; INFO adds up every worker's.
         self.commands_processed = 0
         self.keyspace_hits = 0

@@ -10,7 +10,7 @@ from ferrous.commands.registry import LOCK_ALL, LOCK_KEYS, LOCK_NONE, TABLE
 from ferrous.errors import CommandError
 from ferrous.protocol import ErrorReply
 from ferrous.protocol.encoder import encode_into
-from ferrous.server import propagate
+from ferrous.server import acl, eviction, propagate
 
 log = logging.getLogger("ferrous.dispatch")
 
@@ -47,6 +47,8 @@ def resolve(argv: list):
 
 def execute(ctx, conn, argv: list, out: bytearray) -> None:
     """Run one command for conn and append its encoded reply to out."""
+    if _lean_execute(ctx, conn, argv, out):     # the common case, decided at once
+        return
     cmd, error = resolve(argv)
     conn.last_interaction = _time()  # CLIENT LIST idle=
     if error is not None:
@@ -59,11 +61,44 @@ def execute(ctx, conn, argv: list, out: bytearray) -> None:
     if not conn.authenticated and not cmd.no_auth:
         _reply_error(ctx, conn, errors.NOAUTH, out, rejected=cmd)
         return
+    if not conn.acl_user.unrestricted:  # ACL check (ferrous/server/acl.py); flags MULTI
+        denied = acl.deny(ctx, conn, cmd, argv)
+        if denied is not None:
+            if conn.multi is not None:
+                conn.multi_error = True
+            _reply_error(ctx, conn, denied, out, rejected=cmd)
+            return
+    if ctx.server.config.maxmemory and eviction.rejects(ctx, conn, cmd):
+        _reply_error(ctx, conn, eviction.oom_rejection(ctx, conn, cmd), out, rejected=cmd)
+        return
+    disk_check = ctx.server.disk_error_check    # MISCONF after a failed save (persistence/saving.py)
+    if disk_check is not None and (cmd.is_write or cmd.name == "ping") and disk_check() is not None:
+        if conn.multi is not None:
+            conn.multi_error = True
+        _reply_error(ctx, conn, disk_check(), out, rejected=cmd)
+        return
+    repl_check = ctx.server.replication_check  # NOREPLICAS, READONLY, MASTERDOWN (replication/)
+    if repl_check is not None and not conn.is_master:
+        refused = repl_check(cmd)
+        if refused is not None:
+            if conn.multi is not None:
+                conn.multi_error = True
+            _reply_error(ctx, conn, refused, out, rejected=cmd)
+            return
     if conn.subscribed and conn.resp == 2 and cmd.name not in SUBSCRIBED_MODE_COMMANDS:
         # A RESP2 subscriber can only read pushes (pubsub.c): most commands are refused.
         if conn.multi is not None:
             conn.multi_error = True
         _reply_error(ctx, conn, errors.PUBSUB_CONTEXT % cmd.name, out, rejected=cmd)
+        return
+    busy = ctx.server.busy_script   # a script past busy-reply-threshold (scripting/runner.py)
+    if busy is not None and busy.refuses(cmd):
+        if conn.multi is not None:
+            conn.multi_error = True
+        _reply_error(ctx, conn, busy.busy_error, out, rejected=cmd)
+        return
+    watch = ctx.server.watch
+    if watch.gated and watch.gate(ctx, conn, cmd, argv, out):  # CLIENT PAUSE, MONITOR clients
         return
     queue_hook = ctx.server.multi_hook
     if conn.multi is not None and queue_hook is not None:
@@ -107,24 +142,105 @@ def call(ctx, conn, cmd, argv: list, out: bytearray, lock: bool = True) -> None:
             elif mode == LOCK_ALL:
                 keyspace.unlock_all()
     except CommandError as exc:
-        _count(ctx, cmd, start, failed=True)
-        _reply_error(ctx, conn, exc.message, out, rejected=None)
-        return
+        _count(ctx, cmd, start, failed=True, conn=conn, argv=argv)
+        # A script's error that its inner command already counted is not counted twice.
+        _reply_error(ctx, conn, exc.message, out, rejected=None, note=not getattr(exc, "counted", False))
     except Exception:
         log.exception("command %s raised", cmd.name)
-        _count(ctx, cmd, start, failed=True)
+        _count(ctx, cmd, start, failed=True, conn=conn, argv=argv)
         _reply_error(ctx, conn, "ERR internal error while running '%s'" % cmd.name, out, rejected=None)
-        return
-    _count(ctx, cmd, start, failed=False)
-    if conn.reply_mode != "on":
-        if conn.reply_mode == "skip":
-            conn.reply_mode = "on"
-        elif conn.reply_mode == "skip_next":  # CLIENT REPLY SKIP silences the next command
-            conn.reply_mode = "skip"
-        return
+    else:
+        _count(ctx, cmd, start, failed=False, conn=conn, argv=argv)
+        if conn.reply_mode != "on":
+            if conn.reply_mode == "skip":
+                conn.reply_mode = "on"
+            elif conn.reply_mode == "skip_next":  # CLIENT REPLY SKIP silences the next command
+                conn.reply_mode = "skip"
+        else:
+            if type(reply) is ErrorReply:
+                _note_error(ctx, reply.text)
+            encode_into(out, reply, conn.resp)
+    if ctx.monitor_echo is not None:    # a MONITOR client's own command: after its reply
+        out += ctx.monitor_echo
+        ctx.monitor_echo = None
+
+
+# -- the lean path -----------------------------------------------------------
+# A single-key command from a plain client while no server-wide check is armed
+# skips straight to lock -> handler -> count -> encode, with the same effects as
+# execute() -> call() in that case. Commands are cached by their name exactly as
+# received (b"GET", b"get"); False marks a name that always takes the full path.
+_LEAN_COMMANDS: dict = {}
+
+
+def _lean_command(name: bytes):
+    cmd = TABLE.get(name.lower()) if type(name) is bytes else None
+    if (cmd is None or cmd.subcommands or cmd.handler is None or cmd.lock != LOCK_KEYS
+            or cmd.getkeys is not None or cmd.first_key <= 0 or cmd.first_key != cmd.last_key):
+        cmd = False
+    if len(_LEAN_COMMANDS) < 4096:
+        _LEAN_COMMANDS[name] = cmd
+    return cmd
+
+
+def _server_checks_armed(server) -> bool:
+    """Whether any server-wide check of execute() could refuse or divert a command."""
+    return bool(server.config.maxmemory or server.disk_error_check is not None
+                or server.replication_check is not None or server.busy_script is not None
+                or server.watch.gated)
+
+
+def _lean_execute(ctx, conn, argv: list, out: bytearray) -> bool:
+    """Run argv on the lean path and return True, or return False having done nothing."""
+    cmd = _LEAN_COMMANDS.get(argv[0])
+    if cmd is None:
+        cmd = _lean_command(argv[0])
+    if not cmd:
+        return False
+    arity = cmd.arity
+    n = len(argv)
+    if ((arity > 0 and n != arity) or n < -arity or n <= cmd.first_key
+            or not conn.authenticated or conn.multi is not None or conn.subscribed
+            or conn.reply_mode != "on" or not conn.acl_user.unrestricted):
+        return False
+    server = ctx.server
+    if _server_checks_armed(server):
+        return False
+    keyspace = ctx.keyspace
+    lock = keyspace.locks[hash(argv[cmd.first_key]) & keyspace.mask]
+    write = cmd.is_write
+    lock.acquire_write() if write else lock.acquire_read()
+    if ctx.propagation_depth or server.propagator.active:
+        # Read under the lock, as call() does: the full path opens the propagate scope.
+        lock.release_write() if write else lock.release_read()
+        return False
+    conn.last_interaction = _time()
+    conn.last_command = cmd.name
+    ctx.conn = conn
+    ctx.out = out
+    ctx.db = keyspace.dbs[conn.db]
+    ctx.command = cmd
+    ctx.argv = argv
+    start = _perf()
+    try:
+        try:
+            reply = cmd.handler(ctx, argv)
+        finally:
+            lock.release_write() if write else lock.release_read()
+    except CommandError as exc:
+        _count(ctx, cmd, start, True, conn, argv)
+        _reply_error(ctx, conn, exc.message, out, rejected=None)
+        return True
+    except Exception:
+        log.exception("command %s raised", cmd.name)
+        _count(ctx, cmd, start, True, conn, argv)
+        _reply_error(ctx, conn, "ERR internal error while running '%s'" % cmd.name, out, rejected=None)
+        return True
+    _count(ctx, cmd, start, False, conn, argv)
     if type(reply) is ErrorReply:
         _note_error(ctx, reply.text)
     encode_into(out, reply, conn.resp)
+    return True
 
 
 def reject(ctx, conn, text: str, out: bytearray, cmd) -> None:
@@ -159,16 +275,24 @@ def _lock_keys(keyspace, cmd, argv):
     return locks
 
 
-def _count(ctx, cmd, start: int, failed: bool) -> None:
+def _count(ctx, cmd, start: int, failed: bool, conn=None, argv=None) -> None:
     stats = ctx.command_stats.get(cmd.name)
     if stats is None:
         from ferrous.server.context import CommandStats
         stats = ctx.command_stats[cmd.name] = CommandStats()
+    elapsed = _perf() - start
+    usec = elapsed // 1000
     stats.calls += 1
-    stats.usec += (_perf() - start) // 1000
+    stats.usec += usec
     if failed:
         stats.failed_calls += 1
     ctx.commands_processed += 1
+    watch = ctx.server.watch    # server/introspection.py: latency histogram, slow log, MONITOR
+    if watch.track_latency:     # calls per whole usec, as Redis records them (INFO latencystats)
+        histogram = stats.histogram
+        histogram[usec] = histogram.get(usec, 0) + 1
+    if elapsed >= watch.slow_ns or watch.monitors:
+        watch.after_call(ctx, conn, cmd, argv, elapsed)   # ctx.argv may be an inner command's
 
 
 def _note_error(ctx, text: str) -> None:
@@ -177,8 +301,9 @@ def _note_error(ctx, text: str) -> None:
     ctx.total_error_replies += 1
 
 
-def _reply_error(ctx, conn, text: str, out: bytearray, rejected) -> None:
-    _note_error(ctx, text)
+def _reply_error(ctx, conn, text: str, out: bytearray, rejected, note: bool = True) -> None:
+    if note:
+        _note_error(ctx, text)
     if rejected is not None:
         stats = ctx.command_stats.get(rejected.name)
         if stats is None:

@@ -15,7 +15,8 @@ import socket
 import threading
 import time
 
-from ferrous.protocol import ProtocolError
+from ferrous.scripting import busy
+from ferrous.server import limits
 from ferrous.server.connection import Connection
 
 log = logging.getLogger("ferrous.io")
@@ -47,18 +48,29 @@ class IOThread(threading.Thread):
         self.selector.register(self._wake_r, selectors.EVENT_READ, None)
         self.responses = collections.deque()   # (conn, bytes | None, action)
         self.new_connections = collections.deque()
+        # A delivery writes the wake-up pipe only while this thread sleeps in select():
+        # otherwise the thread is certain to look at its queues before sleeping again,
+        # and the write (plus the read that drains it) is saved. Both flags change
+        # under _wake_lock, so this holds without the GIL.
+        self._wake_lock = threading.Lock()
+        self._polling = False
         self._wake_pending = False
         self.running = True
         self.connections: set = set()
 
     # -- called from other threads --------------------------------------------
     def wake(self) -> None:
-        if not self._wake_pending:
+        with self._wake_lock:
+            if not self._polling or self._wake_pending:
+                return
             self._wake_pending = True
-            try:
-                os.write(self._wake_w, b"x")
-            except BlockingIOError:
-                pass  # the pipe is full: the thread is certain to wake anyway
+        self._write_wake_pipe()
+
+    def _write_wake_pipe(self) -> None:
+        try:
+            os.write(self._wake_w, b"x")
+        except BlockingIOError:
+            pass  # the pipe is full: the thread is certain to wake anyway
 
     def add_connection(self, sock, addr) -> None:
         self.new_connections.append((sock, addr))
@@ -76,37 +88,61 @@ class IOThread(threading.Thread):
 
     def stop(self) -> None:
         self.running = False
-        self._wake_pending = False
-        self.wake()
+        self._write_wake_pipe()
 
     # -- the loop -----------------------------------------------------------
     def run(self) -> None:
+        # Supervision: an unexpected exception is logged with its traceback and the
+        # loop carries on; one that a single client caused closes only that client.
+        while self.running:
+            try:
+                self._serve()
+            except Exception:
+                log.exception("I/O thread %s failed; carrying on", self.name)
+                self.server.thread_health.crashed()
+        self._shutdown()
+
+    def _serve(self) -> None:
         select = self.selector.select
         submit = self.server.submit
         while self.running:
             try:
-                events = select(1.0)
+                events = select(self._start_polling())
             except InterruptedError:
                 continue
+            finally:
+                with self._wake_lock:
+                    self._polling = self._wake_pending = False
             ready = []
             for key, mask in events:
                 conn = key.data
                 if conn is None:
                     self._drain_wake_pipe()
                     continue
-                if mask & selectors.EVENT_WRITE:
-                    self._flush(conn)
-                if mask & selectors.EVENT_READ and not conn.closed:
-                    item = self._on_readable(conn)
-                    if item is not None:
-                        ready.append(item)
-            # Clear the flag before draining, so a reply queued after this point wakes us again.
-            self._wake_pending = False
+                try:
+                    if mask & selectors.EVENT_WRITE:
+                        self._flush(conn)
+                    if mask & selectors.EVENT_READ and not conn.closed:
+                        item = self._on_readable(conn)
+                        if item is not None:
+                            ready.append(item)
+                except Exception:
+                    log.exception("I/O thread %s failed on client id=%s; closing it", self.name, conn.id)
+                    self.server.thread_health.crashed()
+                    self._close(conn)
             self._accept_new()
             self._process_responses(ready)
             if ready:
+                if self.server.busy_script is not None:  # answer BUSY here: workers may wait on locks
+                    ready = busy.serve_while_busy(self.server, ready)
                 submit(ready)
-        self._shutdown()
+
+    def _start_polling(self) -> float:
+        """select()'s timeout: 0 if work was queued while this thread was busy."""
+        with self._wake_lock:
+            self._polling = True
+            queued = bool(self.responses) or bool(self.new_connections)
+        return 0 if queued else 1.0
 
     def _drain_wake_pipe(self) -> None:
         try:
@@ -144,23 +180,20 @@ class IOThread(threading.Thread):
             return None
         conn.net_input += len(data)
         self.server.stats.add_net_input(len(data))
+        if conn.read_stopped:
+            return None     # after a protocol error input is dropped, but a disconnect still seen
+        conn.last_interaction = time.time()
         conn.parser.feed(data)
+        if limits.query_buffer_exceeded(conn, self.server.config):
+            self._close(conn)   # client-query-buffer-limit: closed without a reply
+            return None
         if conn.busy:
             return None  # queued in the parser; submitted when the in-flight item returns
         return self._make_item(conn)
 
     def _make_item(self, conn):
-        parser = conn.parser
-        commands = []
-        error = None
-        try:
-            while len(commands) < MAX_COMMANDS_PER_ITEM:
-                argv = parser.next_command()
-                if argv is None:
-                    break
-                commands.append(argv)
-        except ProtocolError as exc:
-            error = exc.message
+        # One call for every complete command of the read (the parser batches them).
+        commands, error = conn.parser.next_commands(MAX_COMMANDS_PER_ITEM)
         if not commands and error is None:
             return None
         conn.busy = True
@@ -176,6 +209,10 @@ class IOThread(threading.Thread):
                 continue
             if data:
                 conn.out += data
+                if len(conn.out) > limits.REPLY_CHUNK_BYTES and limits.output_buffer_exceeded(
+                        conn, self.server.config):
+                    self._close(conn)   # client-output-buffer-limit: its output is dropped
+                    continue
             if action == "close":
                 conn.close_after_reply = True
             elif action == "kill":
@@ -184,8 +221,6 @@ class IOThread(threading.Thread):
             elif action == "more":
                 # A parked command's reply or a pub/sub message: the busy flag is left as is.
                 self._flush(conn)
-                if conn.subscribed and conn.out and self._over_pubsub_limit(conn):
-                    self._close(conn)   # client-output-buffer-limit pubsub
                 continue
             conn.busy = False
             self._flush(conn)
@@ -202,23 +237,6 @@ class IOThread(threading.Thread):
                 item = self._make_item(conn)
                 if item is not None:
                     ready.append(item)
-
-    def _over_pubsub_limit(self, conn) -> bool:
-        """checkClientOutputBufferLimits for a subscriber's unsent output: over the
-        hard limit, or over the soft one for longer than its seconds."""
-        hard, soft, seconds = self.server.config.client_output_buffer_limit["pubsub"]
-        size = len(conn.out)
-        if hard and size > hard:
-            return True
-        if not soft or size <= soft:
-            conn.obuf_soft_since = None
-            return False
-        since = getattr(conn, "obuf_soft_since", None)
-        now = time.monotonic()
-        if since is None:
-            conn.obuf_soft_since = now
-            return False
-        return now - since > seconds
 
     def _flush(self, conn) -> None:
         if conn.closed:
@@ -248,7 +266,7 @@ class IOThread(threading.Thread):
             self._close(conn)
 
     def _update_events(self, conn) -> None:
-        events = 0 if (conn.close_after_reply or conn.read_stopped) else selectors.EVENT_READ
+        events = 0 if conn.close_after_reply else selectors.EVENT_READ
         if conn.write_registered:
             events |= selectors.EVENT_WRITE
         if events == 0:
@@ -259,9 +277,10 @@ class IOThread(threading.Thread):
             pass
 
     def _stop_reading(self, conn) -> None:
-        # After a protocol error nothing more is read; the worker's reply closes it.
+        # After a protocol error nothing more is parsed; the worker's reply closes it.
+        # The socket stays watched for reading, as in Redis, so that a client that
+        # goes away while its last commands are blocked (BLPOP ... 0) is noticed.
         conn.read_stopped = True
-        self._update_events(conn)
 
     def _close(self, conn) -> None:
         if conn.closed:
@@ -310,12 +329,25 @@ class Acceptor(threading.Thread):
                     if exc.errno in (errno.EMFILE, errno.ENFILE):
                         log.warning("accept: %s", exc)
                     continue
-                if not self.server.admit(sock, addr):
+                try:
+                    if not self._hand_out(sock, addr, turn):
+                        continue
+                except Exception:
+                    # Supervision: a failure with one connection never stops accepting.
+                    log.exception("acceptor failed on a new connection; closing it")
+                    self.server.thread_health.crashed()
+                    sock.close()
                     continue
-                sock.setblocking(False)
-                if sock.family in (socket.AF_INET, socket.AF_INET6):
-                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                io_threads = self.server.io_threads
-                io_threads[turn % len(io_threads)].add_connection(sock, addr)
                 turn += 1
         selector.close()
+
+    def _hand_out(self, sock, addr, turn: int) -> bool:
+        if not self.server.admit(sock, addr):
+            return False
+        sock.setblocking(False)
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            limits.set_keepalive(sock, self.server.config.tcp_keepalive)
+        io_threads = self.server.io_threads
+        io_threads[turn % len(io_threads)].add_connection(sock, addr)
+        return True

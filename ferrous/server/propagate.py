@@ -31,6 +31,8 @@ TO_REPLICAS = 2
 TO_ALL = TO_AOF | TO_REPLICAS
 
 _MULTI = [b"MULTI"]
+# CMD_TOUCHES_ARBITRARY_KEYS in Redis 7.0: propagatePendingCommands skips the transaction.
+_TOUCHES_ARBITRARY_KEYS = frozenset({b"scan", b"randomkey"})
 _EXEC = [b"EXEC"]
 
 # The Context of the command running on this thread, for effects that happen deep
@@ -54,11 +56,19 @@ class Propagator:
             self._consumers = tuple(c for c in self._consumers if c is not consumer)
             self.active = bool(self._consumers)
 
-    def emit(self, entries: list) -> None:
+    def locked(self):
+        """The lock that orders the stream, for a consumer writing outside emit()
+        (a PING or REPLCONF GETACK into the replication stream)."""
+        return self._lock
+
+    def emit(self, entries: list, wrap_targets: int = TO_ALL) -> None:
         """Hand one unit of (db, argv, targets) to every consumer, in one global order."""
         if len(entries) > 1:
-            db = entries[0][0]
-            entries = [(db, _MULTI, TO_ALL), *entries, (db, _EXEC, TO_ALL)]
+            # As propagatePendingCommands: MULTI/EXEC go everywhere (even around
+            # replica-only PUBLISHes), MULTI in the first entry's db and EXEC in the
+            # last one's, so no SELECT comes before EXEC.
+            entries = [(entries[0][0], _MULTI, wrap_targets), *entries,
+                       (entries[-1][0], _EXEC, wrap_targets)]
         with self._lock:
             for consumer in self._consumers:
                 consumer.feed(entries)
@@ -106,4 +116,14 @@ def end(ctx, outer: Scope | None, succeeded: bool) -> None:
     ctx.propagation_depth -= 1
     if ctx.propagation_depth == 0 and ctx.propagation:
         entries, ctx.propagation = ctx.propagation, []
-        ctx.server.propagator.emit(entries)
+        wrap_targets = TO_ALL
+        if ctx.conn is not None and ctx.conn.is_master:
+            # A replica applying its primary's stream: the AOF gets the effects, the
+            # sub-replicas get the primary's own bytes (proxied by the link).
+            entries = [(db, argv, targets & TO_AOF) for db, argv, targets in entries]
+            wrap_targets = TO_AOF
+        if scope.argv[0].lower() in _TOUCHES_ARBITRARY_KEYS:
+            for entry in entries:   # no MULTI around what they expired, like active expiry
+                ctx.server.propagator.emit([entry])
+            return
+        ctx.server.propagator.emit(entries, wrap_targets)

@@ -22,8 +22,31 @@ class ServerStats:
         self.evicted_keys = 0
         self.expired_stale_perc = 0.0
         self.expired_time_cap_reached_count = 0
+        self.sync_full = 0              # replication: full resyncs served
+        self.sync_partial_ok = 0        # PSYNC +CONTINUE
+        self.sync_partial_err = 0       # PSYNC that had to fall back to a full resync
         # instantaneous_ops_per_sec: samples of (time, total commands) taken by the cron
         self.ops_samples: list = []
+        self.net_samples: list = []     # (time, input bytes, output bytes), by the cron
+
+    # -- instantaneous_input_kbps / instantaneous_output_kbps (trackInstantaneousMetric)
+    def sample_net(self) -> None:
+        """Called by the cron every tick: the last 16 byte counts with their time."""
+        samples = self.net_samples
+        samples.append((time.monotonic(), self.total_net_input_bytes, self.total_net_output_bytes))
+        if len(samples) > 17:
+            del samples[0]
+
+    def kbps(self) -> tuple:
+        """(input, output) in KB/s over the recent samples."""
+        samples = list(self.net_samples)
+        if len(samples) < 2:
+            return 0.0, 0.0
+        (t0, in0, out0), (t1, in1, out1) = samples[0], samples[-1]
+        span = t1 - t0
+        if span <= 0:
+            return 0.0, 0.0
+        return max(in1 - in0, 0) / span / 1024, max(out1 - out0, 0) / span / 1024
 
     def add_net_input(self, n: int) -> None:
         with self._lock:

@@ -8,7 +8,7 @@ import threading
 
 from ferrous.protocol import ErrorReply
 from ferrous.protocol.encoder import encode_into
-from ferrous.server.blocking import Blocked, park, serve_ready_keys
+from ferrous.server.blocking import Blocked, bind_context, park, serve_ready_keys
 from ferrous.server.context import Context
 from ferrous.server.dispatch import execute
 
@@ -62,18 +62,31 @@ class WorkerPool:
             thread.join(timeout=5)
 
     def _run(self, ctx: Context) -> None:
+        bind_context(ctx)   # keyspace hooks signal this worker's ready keys (blocking.py)
+        # Supervision: whatever escapes a batch is logged and the worker carries on.
+        while True:
+            try:
+                self._serve(ctx)
+                return
+            except Exception:
+                log.exception("worker %s failed; carrying on", threading.current_thread().name)
+                self.server.thread_health.crashed()
+
+    def _serve(self, ctx: Context) -> None:
         get = self.queue.get
         while True:
             batch = get()
             if batch is _STOP:
                 return
             replies: dict = {}
+            ctx.batch, ctx.batch_replies = batch, replies   # for a busy script (scripting/busy.py)
             for item in batch:
                 try:
                     conn, data, action = self.run_item(ctx, item)
                 except Exception:
                     # Supervision: the item's client gets an error, the worker carries on.
                     log.exception("worker failed on a work item; continuing")
+                    self.server.thread_health.crashed()
                     conn, data, action = item.conn, _internal_error(item.conn), None
                 replies.setdefault(conn.io, []).append((conn, data, action))
             for io, batch_replies in replies.items():

@@ -17,6 +17,11 @@ from ferrous.storage.scan import ScanIndex
 DEFAULT_SHARDS = 16
 _monotonic = time.monotonic
 
+# Set on the thread applying our primary's stream (replication/replica.py): its
+# commands see keys past their deadline as live, as Redis's expireIfNeeded does for
+# server.master, so its DEL deletes them and MULTI/DEL/INCR/EXEC replays exactly.
+primary_stream = threading.local()
+
 
 def now_ms() -> int:
     return int(time.time() * 1000)
@@ -33,11 +38,15 @@ class KeyspaceEvents:
         self.on_expired = None      # (db, key) -> None: stats, notifications, propagation
         self.on_modified = None     # (db, key) -> None: WATCH invalidation; None when unused
         self.on_added = None        # (db, key) -> None: the "new" keyspace event; None when unused
+        # (db, key) -> None when a key is deleted, expired or overwritten; key None: every
+        # key of db (FLUSHDB, SWAPDB). Installed only while XREADGROUP clients are blocked
+        # (server/blocking.py: signalDeletedKeyAsReady).
+        self.on_removed = None
 
 
 class Database:
-    __slots__ = ("id", "data", "expires", "mask", "events", "stats", "is_replica", "scan", "atime",
-                 "_expire_lock")
+    __slots__ = ("id", "data", "expires", "mask", "events", "stats", "is_replica", "loading", "scan", "atime",
+                 "_expire_lock", "cow", "expiry_paused")
 
     def __init__(self, db_id: int, nshards: int, events: KeyspaceEvents, stats):
         self.id = db_id
@@ -47,6 +56,10 @@ class Database:
         self.events = events
         self.stats = stats
         self.is_replica = False
+        self.loading = False    # set while an AOF or RDB loads: keys don't expire then
+        # Set during CLIENT PAUSE (server/introspection.py): expired keys read as gone
+        # but stay, so the dataset holds still (expireIfNeeded).
+        self.expiry_paused = False
         self.scan = None        # per-shard ScanIndex, built by the first SCAN/RANDOMKEY
         # Last access per key (time.monotonic()), Redis's per-object LRU clock:
         # set on creation and by every lookup except peek() (OBJECT IDLETIME).
@@ -55,6 +68,10 @@ class Database:
         # where two readers may try to delete the same key: this lock makes the
         # deletion happen once. Writers hold the shard exclusively and never contend.
         self._expire_lock = threading.Lock()
+        # The running snapshot (persistence/snapshot.py) while a BGSAVE or AOF rewrite
+        # writes: a shard is copied for it before its first change, and every value a
+        # command reaches is preserved before it can be changed in place.
+        self.cow = None
 
     # -- lookups ----------------------------------------------------------
     def lookup(self, key: bytes):
@@ -66,10 +83,11 @@ class Database:
         exp = self.expires[idx]
         if exp.when:
             deadline = exp.when.get(key)
-            if deadline is not None and deadline <= now_ms():
-                self._expire(idx, key)
+            if deadline is not None and deadline <= now_ms() and self._expire(idx, key):
                 return None
         self.atime[idx][key] = _monotonic()
+        if self.cow is not None:
+            self.cow.reached(self, idx, key, value)
         return value
 
     def peek(self, key: bytes):
@@ -79,9 +97,10 @@ class Database:
         value = self.data[idx].get(key)
         if value is not None and self.expires[idx].when:
             deadline = self.expires[idx].when.get(key)
-            if deadline is not None and deadline <= now_ms():
-                self._expire(idx, key)
+            if deadline is not None and deadline <= now_ms() and self._expire(idx, key):
                 return None
+        if self.cow is not None and value is not None:
+            self.cow.reached(self, idx, key, value)
         return value
 
     def idle_seconds(self, key: bytes) -> int:
@@ -101,13 +120,20 @@ class Database:
     def exists(self, key: bytes) -> bool:
         return self.lookup(key) is not None
 
-    def _expire(self, idx: int, key: bytes) -> None:
+    def _expire(self, idx: int, key: bytes) -> bool:
+        """Delete a key past its deadline; False if it must be treated as live."""
+        if self.loading:
+            return False    # keyIsExpired: nothing expires while loading
         if self.is_replica:
             # Replicas never delete on their own; the primary sends the DEL.
-            return
+            return not getattr(primary_stream, "applying", False)
+        if self.expiry_paused:
+            return True     # CLIENT PAUSE: expired to readers, deleted once it ends
+        if self.cow is not None:
+            self.cow.writing(self, idx, key)
         with self._expire_lock:
             if self.data[idx].pop(key, None) is None:
-                return  # another reader expired it first
+                return True  # another reader expired it first
             self.expires[idx].remove(key)
             self.atime[idx].pop(key, None)
             if self.scan is not None:
@@ -115,14 +141,20 @@ class Database:
         hook = self.events.on_expired
         if hook is not None:
             hook(self, key)
+        removed = self.events.on_removed
+        if removed is not None:
+            removed(self, key)
         modified = self.events.on_modified
         if modified is not None:
             modified(self, key)
+        return True
 
     # -- writes -----------------------------------------------------------
     def set(self, key: bytes, value, keep_ttl: bool = False) -> None:
         """setKey: overwrite or create; clears the TTL unless keep_ttl."""
         idx = hash(key) & self.mask
+        if self.cow is not None:
+            self.cow.writing(self, idx, key)
         exp = self.expires[idx]
         if exp.when:
             # Redis's setKey always follows a lookupKeyWrite: an expired key is
@@ -133,6 +165,9 @@ class Database:
         added = self.events.on_added
         if added is not None and key not in self.data[idx]:
             added(self, key)
+        removed = self.events.on_removed
+        if removed is not None and key in self.data[idx]:
+            removed(self, key)
         self.data[idx][key] = value
         self.atime[idx][key] = _monotonic()
         if self.scan is not None:
@@ -154,6 +189,9 @@ class Database:
         self.atime[idx].pop(key, None)
         if self.scan is not None:
             self.scan[idx].remove(key)
+        removed = self.events.on_removed
+        if removed is not None:
+            removed(self, key)
         modified = self.events.on_modified
         if modified is not None:
             modified(self, key)
@@ -173,10 +211,14 @@ class Database:
 
     def set_expire(self, key: bytes, when_ms: int) -> None:
         idx = hash(key) & self.mask
+        if self.cow is not None:
+            self.cow.writing(self, idx, key)
         self.expires[idx].set(key, when_ms)
 
     def persist(self, key: bytes) -> bool:
         idx = hash(key) & self.mask
+        if self.cow is not None:
+            self.cow.writing(self, idx, key)
         return self.expires[idx].remove(key)
 
     # -- whole-database operations (caller holds every shard) ---------------
@@ -191,6 +233,8 @@ class Database:
             yield from shard
 
     def flush(self) -> int:
+        if self.cow is not None:
+            self.cow.writing_all(self)
         removed = self.size()
         for d in self.data:
             d.clear()
@@ -199,6 +243,8 @@ class Database:
         for a in self.atime:
             a.clear()
         self.scan = None
+        if self.events.on_removed is not None:
+            self.events.on_removed(self, None)
         return removed
 
     def scan_indexes(self) -> list:
@@ -252,6 +298,14 @@ class Keyspace:
         dbs = self.dbs
         dbs[a], dbs[b] = dbs[b], dbs[a]
         dbs[a].id, dbs[b].id = a, b
+        removed = self.events.on_removed
+        if removed is not None:
+            removed(dbs[a], None)
+            removed(dbs[b], None)
+
+    def set_loading(self, flag: bool) -> None:
+        for db in self.dbs:
+            db.loading = flag
 
     def set_replica(self, flag: bool) -> None:
         for db in self.dbs:
