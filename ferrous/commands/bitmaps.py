@@ -54,6 +54,7 @@ def setbit(ctx, argv):
         ctx.db.set(key, bytes(buf), keep_ttl=True)
         notify(ctx, NOTIFY_STRING, "setbit", key)
         ctx.dirty += 1
+    ctx.db.mark_raw(key, buf)   # lookupStringForBitCommand unshares it even unchanged
     return old
 
 
@@ -136,10 +137,12 @@ def bitop(ctx, argv):
     target = argv[2]
     if result:
         ctx.db.set(target, result)
+        ctx.db.mark_raw(target, result)     # a new raw object, whatever its length
         notify(ctx, NOTIFY_STRING, "set", target)
+        ctx.dirty += 1
     elif ctx.db.delete(target):
         notify(ctx, NOTIFY_GENERIC, "del", target)
-    ctx.dirty += 1
+        ctx.dirty += 1      # nothing stored, nothing deleted: not a write (not propagated)
     return len(result)
 
 
@@ -219,6 +222,7 @@ def _generic_bitfield(ctx, argv, readonly_command: bool):
             changes += 1
     # The key is created/grown even when every write failed, as in Redis.
     ctx.db.set(key, bytes(buf), keep_ttl=True)
+    ctx.db.mark_raw(key, buf)   # lookupStringForBitCommand unshares it
     if changes:
         notify(ctx, NOTIFY_STRING, "setbit", key)
         ctx.dirty += changes

@@ -40,6 +40,7 @@ def pfadd(ctx, argv):
     updated = 0
     if existed:
         _check_hll(current)
+        ctx.db.mark_raw(key, current)   # dbUnshareStringValue, even when nothing changes
     else:
         current = hll.new_sparse()
         updated = 1
@@ -56,6 +57,7 @@ def pfadd(ctx, argv):
         buf = bytearray(value)
         hll.invalidate_cache(buf)
         _store(ctx, key, bytes(buf), existed)
+        ctx.db.mark_raw(key, buf)       # createHLLObject / the unshared string: raw
         notify(ctx, NOTIFY_STRING, "pfadd", key)
         ctx.dirty += updated
     return 1 if updated else 0
@@ -88,6 +90,9 @@ def pfcount(ctx, argv):
     if value is None:
         return 0
     _check_hll(value)
+    # Redis unshares the string even when the cached count is valid. Only readers
+    # hold the shard; marks are one dict store each, like _write_cache's.
+    ctx.db.mark_raw(key, value)
     card = hll.cached_cardinality(value)
     if card is not None:
         return card
@@ -128,8 +133,11 @@ def pfmerge(ctx, argv):
         merged = hll.write_registers(dest if existed else hll.new_sparse(), registers,
                                      use_dense, _max_sparse(ctx))
     except hll.CorruptedHLL:
+        if existed:
+            ctx.db.mark_raw(key, dest)  # unshared before the conversion failed
         raise CommandError(errors.HLL_CORRUPTED) from None
     _store(ctx, key, merged, existed)
+    ctx.db.mark_raw(key, merged)
     notify(ctx, NOTIFY_STRING, "pfadd", key)
     ctx.dirty += 1
     return "OK"
@@ -142,6 +150,7 @@ def pfdebug(ctx, argv):
     if value is None:
         raise CommandError(errors.PFDEBUG_NO_KEY)
     _check_hll(value)
+    ctx.db.mark_raw(key, value)     # unshared for every subcommand (dense ones are long)
     name = sub.lower()
     try:
         if name == b"getreg":

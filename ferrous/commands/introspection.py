@@ -621,7 +621,7 @@ def _debug_object(ctx, argv):
     value = ctx.db.peek(key)
     if value is None:
         raise CommandError(errors.DEBUG_NO_SUCH_KEY)
-    encoding = _encoding(ctx, value)
+    encoding = _encoding(ctx, key, value)
     idle = ctx.db.idle_seconds(key)
     lru = (int(time.time()) - idle) & ((1 << 24) - 1)
     text = (f"Value at:0x{id(value):012x} refcount:1 encoding:{encoding} "
@@ -633,10 +633,10 @@ def _debug_object(ctx, argv):
     return Simple(text)
 
 
-def _encoding(ctx, value) -> str:
+def _encoding(ctx, key: bytes, value) -> str:
     if type(value) is bytes:
         from ferrous.commands.keys import _string_encoding
-        return _string_encoding(value)
+        return _string_encoding(value, ctx.db.encoding_mark(key))
     return value.encoding(ctx.server.config)
 
 
@@ -771,8 +771,11 @@ def _debug_reload(ctx, argv):
         _generic_flush(ctx, ctx.keyspace.dbs)
     elif b"merge" in options:
         _drop_keys_in_file(ctx, data)
+    # Functions are emptied with the data; NOFLUSH keeps them, and then only MERGE
+    # lets the file's libraries replace same-named ones (RDBFLAGS_ALLOW_DUP).
+    functions = "flush" if b"noflush" not in options else "replace" if b"merge" in options else "add"
     try:
-        load_into_keyspace(ctx.server, data, aof_preamble=False)
+        load_into_keyspace(ctx.server, data, aof_preamble=False, functions=functions)
     except Exception:
         raise CommandError(errors.DEBUG_RELOAD_LOAD) from None
     return "OK"

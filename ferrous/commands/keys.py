@@ -21,7 +21,7 @@ from ferrous.commands.registry import LOCK_ALL, command, container
 from ferrous.errors import CommandError
 from ferrous.server.blocking import signal_key_ready
 from ferrous.storage.glob import glob_matcher
-from ferrous.storage.keyspace import now_ms
+from ferrous.storage.keyspace import EMBSTR_SIZE_LIMIT, now_ms
 from ferrous.storage.scan import scan_sharded
 from ferrous.server.notify import NOTIFY_GENERIC, notify, notify_db
 
@@ -29,7 +29,6 @@ INT_MIN, INT_MAX = -(2**31), 2**31 - 1
 ULLONG_MAX = 2**64 - 1
 SHARED_REFCOUNT = INT_MAX        # OBJ_SHARED_REFCOUNT: the shared integers 0..9999
 SHARED_INTEGERS = 10000          # OBJ_SHARED_INTEGERS
-EMBSTR_SIZE_LIMIT = 44           # OBJ_ENCODING_EMBSTR_SIZE_LIMIT
 RANDOMKEY_REPLICA_TRIES = 100    # dbRandomKey's maxtries on an all-volatile replica
 LFU_INIT_VAL = 5                 # the LFU counter of a new key
 BLOCKABLE_TYPES = frozenset(("list", "zset", "stream"))  # what BLPOP, BZPOPMIN, XREAD wait for
@@ -285,17 +284,21 @@ def _generic_rename(ctx, argv, nx: bool):
     if nx and db.lookup(target) is not None:
         return 0
     deadline = db.get_expire(source)
+    encoding = db.encoding_mark(source)
     db.delete(source)
-    _store(ctx, db, target, value, deadline)
+    _store(ctx, db, target, value, deadline, encoding)
     ctx.dirty += 1
     notify(ctx, NOTIFY_GENERIC, "rename_from", source)
     notify(ctx, NOTIFY_GENERIC, "rename_to", target)
     return 1 if nx else "OK"
 
 
-def _store(ctx, db, key: bytes, value, deadline: int) -> None:
-    """dbAdd + setExpire: the key takes value and deadline (-1 = none)."""
+def _store(ctx, db, key: bytes, value, deadline: int, encoding=None) -> None:
+    """dbAdd + setExpire: the key takes value and deadline (-1 = none), and a string
+    the encoding mark of the object it came from (Redis moves or dups the object)."""
     db.set(key, value)
+    if encoding is not None:
+        db.mark_encoding(key, encoding)
     if deadline != -1:
         db.set_expire(key, deadline)
     if type(value) is not bytes and value.type_name in BLOCKABLE_TYPES:
@@ -323,8 +326,9 @@ def move(ctx, argv):
     if value is None or target_db.lookup(key) is not None:
         return 0
     deadline = source_db.get_expire(key)
+    encoding = source_db.encoding_mark(key)
     source_db.delete(key)
-    _store(ctx, target_db, key, value, deadline)
+    _store(ctx, target_db, key, value, deadline, encoding)
     ctx.dirty += 1
     notify(ctx, NOTIFY_GENERIC, "move_from", key)
     notify_db(ctx.server, NOTIFY_GENERIC, "move_to", key, target_db.id)
@@ -361,7 +365,8 @@ def copy(ctx, argv):
         if not replace:
             return 0
         target_db.delete(target)
-    _store(ctx, target_db, target, _duplicate(value), ctx.db.get_expire(source))
+    _store(ctx, target_db, target, _duplicate(value), ctx.db.get_expire(source),
+           ctx.db.encoding_mark(source))
     ctx.dirty += 1
     notify_db(ctx.server, NOTIFY_GENERIC, "copy_to", target, target_db.id)
     return 1
@@ -525,8 +530,11 @@ def _shares_integers(ctx) -> bool:
     return ctx.server.config.maxmemory == 0 or not policy.endswith(("-lru", "-lfu"))
 
 
-def _string_encoding(value: bytes) -> str:
-    """tryObjectEncoding for a value stored by SET: int, embstr or raw."""
+def _string_encoding(value: bytes, mark=None) -> str:
+    """tryObjectEncoding for a value stored by SET: int, embstr or raw; mark, the
+    key's Database.encoding_mark, overrides it (edited in place, INCRBYFLOAT)."""
+    if mark is not None:
+        return mark
     if len(value) <= 20 and is_int(value):
         return "int"
     return "embstr" if len(value) <= EMBSTR_SIZE_LIMIT else "raw"
@@ -548,7 +556,7 @@ def object_encoding(ctx, argv):
     if value is None:
         return None
     if type(value) is bytes:
-        return _string_encoding(value).encode()
+        return _string_encoding(value, ctx.db.encoding_mark(argv[2])).encode()
     return value.encoding(ctx.server.config).encode()
 
 
@@ -571,7 +579,7 @@ def object_refcount(ctx, argv):
     value = _read_notouch(ctx, argv[2])
     if value is None:
         return None
-    if (type(value) is bytes and _string_encoding(value) == "int"
+    if (type(value) is bytes and _string_encoding(value, ctx.db.encoding_mark(argv[2])) == "int"
             and 0 <= int(value) < SHARED_INTEGERS and _shares_integers(ctx)):
         return SHARED_REFCOUNT
     return 1

@@ -94,7 +94,7 @@ def restore(ctx, argv):
 
 
 @command("restore-asking", arity=-4, flags="write denyoom asking", keys=(1, 1, 1), group="server",
-         acl="@dangerous")
+         acl="@keyspace @dangerous")
 def restore_asking(ctx, argv):
     """MIGRATE's target command in a cluster; outside one it is RESTORE (restoreCommand)."""
     return restore(ctx, argv)

@@ -246,8 +246,9 @@ def _rewrite_trim(stream: StreamValue, args: TrimArgs, argv: list) -> None:
     if args.maxlen is not None:
         argv[args.arg_index] = b"%d" % stream.length
     else:
-        # streamGetEdgeID: an emptied stream's "first" ID is the maximum one.
-        argv[args.arg_index] = format_id(stream.first_id if stream.length else MAX_ID)
+        # streamGetEdgeID(first, skip_tombstones=0): the first ID stored, deleted or
+        # not; an emptied stream's is the maximum one.
+        argv[args.arg_index] = format_id(stream.nodes[0].ids[0] if stream.nodes else MAX_ID)
 
 
 def _next_id(stream: StreamValue, args: TrimArgs) -> int:

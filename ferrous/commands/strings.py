@@ -8,7 +8,7 @@ read-modify-write commands use ctx.db.lookup (lookupKeyWrite), as Redis does.
 from __future__ import annotations
 
 from ferrous import errors
-from ferrous.commands.args import LLONG_MAX, LLONG_MIN, parse_int
+from ferrous.commands.args import LLONG_MAX, LLONG_MIN, is_int, parse_int
 from ferrous.commands.registry import command
 from ferrous.errors import CommandError
 from ferrous.storage.keyspace import now_ms
@@ -306,6 +306,9 @@ def incrbyfloat(ctx, argv):
         raise CommandError(errors.INCR_NAN_OR_INF)
     text = values.format_long_double_human(result)
     ctx.db.set(key, text, keep_ttl=True)
+    if is_int(text):
+        # createStringObjectFromLongDouble makes an embstr, never an int ("2" too).
+        ctx.db.mark_encoding(key, "embstr")
     ctx.dirty += 1
     notify(ctx, NOTIFY_STRING, "incrbyfloat", key)
     # Float formatting may differ elsewhere: replicas and the AOF get the result.
@@ -335,6 +338,7 @@ def append(ctx, argv):
         _check_length(ctx, len(current), len(tail))
         value = current + tail
         ctx.db.set(key, value, keep_ttl=True)
+        ctx.db.mark_raw(key, value)     # dbUnshareStringValue, even for an empty tail
     ctx.dirty += 1
     notify(ctx, NOTIFY_STRING, "append", key)
     return len(value)
@@ -352,6 +356,7 @@ def setrange(ctx, argv):
     _check_length(ctx, offset, len(patch))
     value = values.overwrite_at(current or b"", offset, patch)
     ctx.db.set(key, value, keep_ttl=True)
+    ctx.db.mark_raw(key, value)     # edited in place, or created raw when missing
     ctx.dirty += 1
     notify(ctx, NOTIFY_STRING, "setrange", key)
     return len(value)

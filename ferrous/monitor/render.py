@@ -255,14 +255,15 @@ def replication_panel(dash: Dashboard) -> Panel:
 
 
 def _replica_table(replicas) -> Table:
-    # One line per replica (a narrow panel has no room for columns): address, state,
-    # lag in seconds since its last ACK, and bytes behind the primary's offset.
+    # Two lines per replica (the panel is a third of the screen wide, too narrow for
+    # columns or for all of it on one line): its address, then its state, its lag in
+    # seconds since its last ACK and the bytes it is behind the primary's offset.
     table = Table.grid()
     table.add_column(no_wrap=True, overflow="ellipsis")
     for rep in replicas:
         lag = f"{rep.lag_seconds}s" if rep.lag_seconds >= 0 else "-"
-        line = Text(rep.address, style="bold")
-        line.append(f" {rep.state}", style="green" if rep.state == "online" else "yellow")
+        table.add_row(Text(rep.address, style="bold"))
+        line = Text(f"  {rep.state}", style="green" if rep.state == "online" else "yellow")
         line.append(f" lag {lag} · {human_bytes(rep.lag_bytes)} behind")
         table.add_row(line)
     return table

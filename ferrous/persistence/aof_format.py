@@ -17,11 +17,18 @@ def encode_command(argv) -> bytes:
 
 
 # -- a point-in-time view of the keyspace ------------------------------------------------
+class View(list):
+    """snapshot()'s list, with the function libraries' code at the same instant."""
+    functions: list = []
+
+
 def snapshot(server) -> list:
-    """[(db index, [(key, value, expire ms or -1), ...])] for every non-empty db.
-    The caller holds the whole keyspace; mutable values are copied so the view stays
-    as it was while writers go on."""
-    view = []
+    """[(db index, [(key, value, expire ms or -1), ...])] for every non-empty db, and
+    the libraries in .functions. The caller holds the whole keyspace; mutable values
+    are copied so the view stays as it was while writers go on."""
+    from ferrous.scripting.state import library_codes
+    view = View()
+    view.functions = library_codes(server)
     for db in server.keyspace.dbs:
         entries = []
         for shard, expires in zip(db.data, db.expires):
@@ -47,6 +54,9 @@ def write_base(fh, view, rdb: bool, config=None) -> None:
         from ferrous.persistence import rdb as rdb_module
         rdb_module.write_aof_base(fh, view, config)
         return
+    # rewriteFunctions: the libraries come first, as FUNCTION LOAD commands.
+    for code in getattr(view, "functions", ()):
+        fh.write(encode_command([b"FUNCTION", b"LOAD", code]))
     for db_id, entries in view:
         fh.write(encode_command([b"SELECT", b"%d" % db_id]))
         for key, value, expire in entries:

@@ -411,6 +411,13 @@ class RdbWriter:
             put_string(self.buf, name, False)
             put_string(self.buf, value, False)
 
+    def functions(self, codes) -> None:
+        """rdbSaveFunctions: one FUNCTION2 record per library, after the aux fields and
+        before the databases."""
+        for code in codes:
+            self.buf.append(OP_FUNCTION2)
+            put_string(self.buf, code, self.compress)
+
     def select_db(self, db_id: int, size: int, expires: int) -> None:
         buf = self.buf
         buf.append(OP_SELECTDB)
@@ -491,6 +498,7 @@ class RdbReader:
         self.version = RDB_VERSION
         self.aux: dict = {}
         self.functions: list = []
+        self.on_function = None       # called with each library's code as it is read
 
     # -- primitives ----------------------------------------------------------------
     def take(self, n: int) -> bytes:
@@ -619,7 +627,10 @@ class RdbReader:
                 self.aux[name] = self.string()
                 continue
             if op == OP_FUNCTION2:
-                self.functions.append(self.string())
+                code = self.string()
+                self.functions.append(code)
+                if self.on_function is not None:
+                    self.on_function(code)
                 continue
             if op == OP_EOF:
                 break
@@ -932,6 +943,7 @@ def write_aof_base(fileobj, view, config=None) -> None:
     config = config or _DefaultConfig()
     writer = RdbWriter(fileobj, config, checksum=bool(getattr(config, "rdbchecksum", True)))
     writer.header(aux_fields(aof_base=True))
+    writer.functions(getattr(view, "functions", ()))    # aof_format.snapshot() keeps them
     for db_id, entries in view:
         if not entries:
             continue

@@ -295,9 +295,17 @@ class RdbState:
         log.info("DB loaded from disk: %.3f seconds", time.monotonic() - started)
 
 
-def load_into_keyspace(server, data, aof_preamble: bool) -> tuple[int, int]:
+FUNCTIONS_FLUSH = "flush"        # the file's libraries replace ours (emptyData with functions)
+FUNCTIONS_ADD = "add"            # added to ours; an existing name fails the load
+FUNCTIONS_REPLACE = "replace"    # added to ours, replacing same-named (RDBFLAGS_ALLOW_DUP)
+
+
+def load_into_keyspace(server, data, aof_preamble: bool,
+                       functions: str = FUNCTIONS_FLUSH) -> tuple[int, int]:
     """rdbLoad into server.keyspace (no client runs yet): (keys loaded, keys skipped as
-    expired). A primary skips keys already expired, except in an AOF preamble."""
+    expired). A primary skips keys already expired, except in an AOF preamble. The
+    file's function libraries are loaded as `functions` says: by default they replace
+    the server's, as at start-up, DEBUG RELOAD and a replica's full sync."""
     keyspace = server.keyspace
     now = now_ms()
     skip_expired = not aof_preamble and not keyspace.dbs[0].is_replica
@@ -324,6 +332,7 @@ def load_into_keyspace(server, data, aof_preamble: bool) -> tuple[int, int]:
         counts[0] += 1
 
     reader = rdb.RdbReader(data, server.config)
+    reader.on_function = _function_loader(server, functions)
     keyspace.set_loading(True)          # nothing expires while loading (keyIsExpired)
     try:
         end = reader.load(on_key, verify_checksum=bool(getattr(server.config, "rdbchecksum", True)))
@@ -331,6 +340,24 @@ def load_into_keyspace(server, data, aof_preamble: bool) -> tuple[int, int]:
         keyspace.set_loading(False)
     server.rdb_loaded_end = end
     return counts[0], counts[1]
+
+
+def _function_loader(server, policy: str):
+    """rdbFunctionLoad, called for each FUNCTION2 record as the reader meets it (before
+    any key, as in Redis). A library that fails to load fails the whole load."""
+    from ferrous.errors import CommandError
+    from ferrous.scripting import state as scripting_state
+    if policy == FUNCTIONS_FLUSH:
+        scripting_state.flush_libraries(server)
+    replace = policy == FUNCTIONS_REPLACE
+
+    def load(code: bytes) -> None:
+        try:
+            scripting_state.restore_library(server, code, replace)
+        except CommandError as exc:
+            message = exc.message[4:] if exc.message.startswith("ERR ") else exc.message
+            raise rdb.RDBError("Failed loading library, %s" % message) from None
+    return load
 
 
 def _aof_rewriting(server) -> bool:

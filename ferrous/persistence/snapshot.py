@@ -69,6 +69,10 @@ class Snapshot:
         # deadline or -1).
         self.dbs = [(db, [None] * nshards, [{} for _ in range(nshards)]) for db in keyspace.dbs]
         self._state = {id(db): (copies, records) for db, copies, records in self.dbs}
+        # The function libraries as of this instant: FUNCTION LOAD/DELETE/FLUSH/RESTORE
+        # hold the whole keyspace too (scripting/state.py sets the hook).
+        codes = getattr(keyspace, "library_codes", None)
+        self.functions = codes() if codes is not None else []
         self.keys_total = sum(db.size() for db in keyspace.dbs)
         self.keys_done = 0
         self.active = True
@@ -175,6 +179,7 @@ def write_snapshot(fileobj, snapshot: Snapshot, aof_base: bool = False,
     config = snapshot.config
     writer = rdb.RdbWriter(fileobj, config, checksum=bool(getattr(config, "rdbchecksum", True)))
     writer.header(rdb.aux_fields(used_memory, aof_base))
+    writer.functions(snapshot.functions)
     count = 0
     now = time.monotonic()
     for index, db in snapshot.databases():

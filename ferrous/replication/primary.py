@@ -45,6 +45,7 @@ class ReplicaClient:
         self.announced_ip = None
         self.capabilities: set = set()
         self.rdb_only = False
+        self.pre_psync = False           # attached with SYNC: never sends REPLCONF ACK
 
     @property
     def ip(self) -> str:
@@ -162,6 +163,7 @@ class Replication:
                     with self.lock:
                         replica = self._register(conn)
                         replica.rdb_only = getattr(conn, "repl_rdb_only", False)
+                        replica.pre_psync = not with_header
                         offset = self.offset
                         self.selected_db = -1      # the stream restarts with a SELECT
                         if with_header:
@@ -270,6 +272,19 @@ class Replication:
         if self.replicas and not self.is_replica and now - last >= period:
             self._last_ping = now
             self.feed_command_unselected([b"PING"])
+        self._drop_timed_out_replicas()
+
+    def _drop_timed_out_replicas(self) -> None:
+        """A replica that has not acknowledged for repl-timeout seconds is gone."""
+        timeout = self.server.config.repl_timeout
+        now = time.time()
+        with self.lock:
+            late = [r for r in self.replicas if r.state == ONLINE and not r.pre_psync
+                    and now - r.ack_time > timeout]
+        for replica in late:
+            log.warning("Disconnecting timedout replica (streaming sync): %s", replica.conn.addr_text())
+            self._unregister(replica.conn)
+            replica.conn.io.deliver(replica.conn, b"", "kill")
 
     # -- introspection --------------------------------------------------------------------
     def replicas_info(self) -> list:

@@ -229,15 +229,35 @@ class Scripting:
 
 
 def library_codes(server) -> list:
-    """The code of every function library, for RDB saving (RDB_OPCODE_FUNCTION2)."""
-    return [library.code for library in state(server).libraries.values()]
+    """The code of every function library, for RDB saving (RDB_OPCODE_FUNCTION2) and
+    the AOF base (rewriteFunctions). The caller holds the whole keyspace."""
+    scripting = getattr(server, "scripting", None)
+    if scripting is None:
+        return []
+    return [library.code for library in scripting.libraries.values()]
 
 
-def restore_libraries(server, codes: list) -> None:
-    """Load libraries read from an RDB file (rdbLoad's FUNCTION2 records)."""
-    scripting = state(server)
+def restore_libraries(server, codes: list, flush: bool = True, replace: bool = False) -> None:
+    """Load libraries read from an RDB file (rdbLoad's FUNCTION2 records). flush: the
+    file's libraries replace all of ours, as after emptyData() with functions (start-up,
+    DEBUG RELOAD, a replica's full sync). replace: RDBFLAGS_ALLOW_DUP (DEBUG RELOAD
+    MERGE); otherwise a library that exists already fails the load, as in Redis."""
+    if flush:
+        flush_libraries(server)
     for code in codes:
-        scripting.load_library(code, replace=True)
+        restore_library(server, code, replace)
+
+
+def flush_libraries(server) -> None:
+    """functionsLibCtxClearCurrent (without creating the state when there is none)."""
+    scripting = getattr(server, "scripting", None)
+    if scripting is not None:
+        scripting.flush_functions()
+
+
+def restore_library(server, code: bytes, replace: bool = False) -> None:
+    """rdbFunctionLoad's functionsCreateWithLibraryCtx; CommandError when it fails."""
+    state(server).load_library(code, replace=replace)
 
 
 def state(server) -> Scripting:
@@ -248,6 +268,10 @@ def state(server) -> Scripting:
             if scripting is None:
                 scripting = Scripting(server)
                 _install_info_hooks(server, scripting)
+                # Snapshots (persistence/snapshot.py) only see the keyspace.
+                keyspace = getattr(server, "keyspace", None)
+                if keyspace is not None:
+                    keyspace.library_codes = lambda: library_codes(server)
                 server.scripting = scripting
     return scripting
 

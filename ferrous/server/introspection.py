@@ -86,11 +86,13 @@ class Watch:
             return
         cmd = waiter.cmd
         stats = ctx.command_stats.get(cmd.name)
-        if stats is not None:
-            usec = elapsed_ns // 1000
-            stats.usec += usec
-            if self.track_latency:
-                stats.histogram[usec] = stats.histogram.get(usec, 0) + 1
+        if stats is None:
+            from ferrous.server.context import CommandStats
+            stats = ctx.command_stats[cmd.name] = CommandStats()
+        usec = elapsed_ns // 1000
+        stats.usec += usec
+        if self.track_latency:
+            stats.histogram[usec] = stats.histogram.get(usec, 0) + 1
         if elapsed_ns >= self.slow_ns:
             self._record_slow(waiter.conn, cmd, waiter.argv, elapsed_ns, unblocking=True)
 

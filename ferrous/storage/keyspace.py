@@ -15,6 +15,7 @@ from ferrous.storage.rwlock import RWLock
 from ferrous.storage.scan import ScanIndex
 
 DEFAULT_SHARDS = 16
+EMBSTR_SIZE_LIMIT = 44           # OBJ_ENCODING_EMBSTR_SIZE_LIMIT
 _monotonic = time.monotonic
 
 # Set on the thread applying our primary's stream (replication/replica.py): its
@@ -46,7 +47,7 @@ class KeyspaceEvents:
 
 class Database:
     __slots__ = ("id", "data", "expires", "mask", "events", "stats", "is_replica", "loading", "scan", "atime",
-                 "_expire_lock", "cow", "expiry_paused")
+                 "_expire_lock", "cow", "expiry_paused", "str_encoding")
 
     def __init__(self, db_id: int, nshards: int, events: KeyspaceEvents, stats):
         self.id = db_id
@@ -72,6 +73,12 @@ class Database:
         # writes: a shard is copied for it before its first change, and every value a
         # command reaches is preserved before it can be changed in place.
         self.cow = None
+        # Per shard, key -> "raw" or "embstr" for the strings whose Redis encoding is
+        # not the one tryObjectEncoding gives their content: APPEND, SETRANGE, SETBIT,
+        # BITFIELD, PFADD ... edit the object in place ("raw"); INCRBYFLOAT stores an
+        # embstr even when it reads as an integer. Values stay plain bytes; setting,
+        # deleting, expiring or flushing a key drops its mark.
+        self.str_encoding = [dict() for _ in range(nshards)]
 
     # -- lookups ----------------------------------------------------------
     def lookup(self, key: bytes):
@@ -136,6 +143,8 @@ class Database:
                 return True  # another reader expired it first
             self.expires[idx].remove(key)
             self.atime[idx].pop(key, None)
+            if self.str_encoding[idx]:
+                self.str_encoding[idx].pop(key, None)
             if self.scan is not None:
                 self.scan[idx].remove(key)
         hook = self.events.on_expired
@@ -170,6 +179,8 @@ class Database:
             removed(self, key)
         self.data[idx][key] = value
         self.atime[idx][key] = _monotonic()
+        if self.str_encoding[idx]:
+            self.str_encoding[idx].pop(key, None)
         if self.scan is not None:
             self.scan[idx].add(key)
         if not keep_ttl and exp.when:
@@ -187,6 +198,8 @@ class Database:
         if exp.when:
             exp.remove(key)
         self.atime[idx].pop(key, None)
+        if self.str_encoding[idx]:
+            self.str_encoding[idx].pop(key, None)
         if self.scan is not None:
             self.scan[idx].remove(key)
         removed = self.events.on_removed
@@ -202,6 +215,26 @@ class Database:
         modified = self.events.on_modified
         if modified is not None:
             modified(self, key)
+
+    def mark_raw(self, key: bytes, value: bytes) -> None:
+        """key's string value was edited in place: Redis now reports it "raw" (the
+        dbUnshareStringValue of APPEND, SETRANGE, SETBIT, BITFIELD, PFADD ...)."""
+        if len(value) <= EMBSTR_SIZE_LIMIT:     # longer ones read as raw anyway
+            self.str_encoding[hash(key) & self.mask][key] = "raw"
+
+    def mark_encoding(self, key: bytes, encoding) -> None:
+        """Give key's string the encoding mark encoding ("raw", "embstr"; None: none),
+        e.g. the one its object had before RENAME, MOVE or COPY."""
+        marks = self.str_encoding[hash(key) & self.mask]
+        if encoding is None:
+            marks.pop(key, None)
+        else:
+            marks[key] = encoding
+
+    def encoding_mark(self, key: bytes):
+        """key's encoding mark ("raw", "embstr"), or None: the content decides."""
+        marks = self.str_encoding[hash(key) & self.mask]
+        return marks.get(key) if marks else None
 
     # -- expiry -----------------------------------------------------------
     def get_expire(self, key: bytes) -> int:
@@ -242,6 +275,8 @@ class Database:
             e.clear()
         for a in self.atime:
             a.clear()
+        for marks in self.str_encoding:
+            marks.clear()
         self.scan = None
         if self.events.on_removed is not None:
             self.events.on_removed(self, None)

@@ -585,3 +585,43 @@ def test_monitor_shows_eval_queued_in_multi(server, r):
             (False, b'"ECHO" "done"')]
     finally:
         mon.close()
+
+
+def test_client_pause_write_freezes_expiry(server, r):
+    """While paused, expired keys read as gone but stay: no lazy or active expiry
+    (expired_keys unchanged, DBSIZE counts them); they go once the pause ends."""
+    r.flushall()
+    r.config_resetstat()
+    for i in range(20):
+        r.set(f"frozen:{i}", "v", px=50)
+    r.execute_command("CLIENT", "PAUSE", "5000", "WRITE")
+    try:
+        assert _poll(lambda: r.keys("frozen:*") == [])     # past their deadline: read as gone
+        assert r.get("frozen:1") is None and r.exists("frozen:2") == 0 and r.pttl("frozen:3") == -2
+        time.sleep(0.3)         # several cron ticks, in which active expiry must not run
+        assert r.dbsize() == 20
+        assert r.info("stats")["expired_keys"] == 0
+    finally:
+        r.execute_command("CLIENT", "UNPAUSE")
+    assert _poll(lambda: r.dbsize() == 0)
+    assert r.info("stats")["expired_keys"] == 20
+
+
+def test_client_pause_write_holds_eviction(server, r):
+    r.flushall()
+    r.config_resetstat()
+    r.config_set("maxmemory-policy", "allkeys-random")
+    for i in range(300):
+        r.set(f"evict:{i}", b"x" * 1000)
+    r.execute_command("CLIENT", "PAUSE", "5000", "WRITE")
+    try:
+        r.config_set("maxmemory", int(r.info("memory")["used_memory"]) - 150_000)
+        time.sleep(0.3)         # several cron ticks, in which nothing may be evicted
+        assert r.info("stats")["evicted_keys"] == 0 and r.dbsize() == 300
+        r.execute_command("CLIENT", "UNPAUSE")
+        assert _poll(lambda: r.info("stats")["evicted_keys"] > 0)
+    finally:
+        r.execute_command("CLIENT", "UNPAUSE")
+        r.config_set("maxmemory", 0)
+        r.config_set("maxmemory-policy", "noeviction")
+        r.flushall()

@@ -51,7 +51,7 @@ def _mixed_load(client, rounds: int, seed: int) -> None:
     rng = random.Random(seed)
     for i in range(rounds):
         k = rng.randrange(40)
-        op = rng.randrange(14)
+        op = rng.randrange(18)
         if op == 0:
             client.set(f"s{k}", rng.random())
         elif op == 1:
@@ -80,6 +80,19 @@ def _mixed_load(client, rounds: int, seed: int) -> None:
             pipe.execute()
         elif op == 12:
             client.incrbyfloat(f"f{k}", rng.random())
+        elif op == 13:
+            client.xadd(f"x{k % 5}", {"f": str(rng.random())}, maxlen=50, approximate=False)
+        elif op == 14:
+            client.geoadd(f"g{k % 5}", (rng.uniform(-170, 170), rng.uniform(-80, 80), f"p{rng.randrange(20)}"))
+        elif op == 15:
+            client.setbit(f"b{k % 5}", rng.randrange(2000), rng.randrange(2))
+        elif op == 16:
+            key = f"x{k % 5}"
+            try:
+                client.xgroup_create(key, "grp", id="0", mkstream=True)
+            except redis.ResponseError:
+                pass    # BUSYGROUP
+            client.xreadgroup("grp", "c1", {key: ">"}, count=2)
         else:
             client.delete(f"s{k}")
 
@@ -109,6 +122,10 @@ def _dataset(proc, databases=(0, 3)) -> dict:
                 value = client.smembers(key)
             elif kind == b"zset":
                 value = client.zrange(key, 0, -1, withscores=True)
+            elif kind == b"stream":
+                groups = [(g["name"], g["last-delivered-id"], g["pending"])
+                          for g in client.xinfo_groups(key)]
+                value = (client.xrange(key), groups)
             else:
                 value = None
             out[(db, key)] = (kind, value, client.ttl(key) > 0)
