@@ -26,6 +26,7 @@ from ferrous.errors import CommandError
 from ferrous.protocol import Raw, RespSet, Simple, Verbatim
 from ferrous.protocol.encoder import encode
 from ferrous.server import memory
+from ferrous.server.blocking import signal_db_keys_ready
 from ferrous.storage.glob import glob_match
 
 
@@ -95,6 +96,9 @@ def swapdb(ctx, argv):
     hook = getattr(ctx.keyspace.events, "on_swapdb", None)   # WATCH and blocked clients
     if hook is not None:
         hook(first, second)
+    # scanDatabaseForReadyKeys: a list now in a db where a client blocks may serve it.
+    signal_db_keys_ready(ctx, first)
+    signal_db_keys_ready(ctx, second)
     ctx.dirty += 1
     return "OK"
 

@@ -521,3 +521,28 @@ def test_exec_that_empties_the_key_leaves_the_client_blocked(r, connect, pool):
     assert blocked_clients(r) == 1
     r.rpush("k", "later")
     assert list(waiting.result(DEADLINE)) == [b"k", b"later"]
+
+
+def test_swapdb_serves_a_client_blocked_on_a_list_in_the_swapped_db(r, server):
+    import threading
+    import redis as redis_module
+    other = redis_module.Redis(port=server.port, db=1)
+    other.rpush("q", "item")
+    result = {}
+
+    def blocker():
+        client = redis_module.Redis(port=server.port, db=0, socket_timeout=10)
+        result["value"] = client.blpop("q", timeout=5)
+        client.close()
+
+    thread = threading.Thread(target=blocker)
+    thread.start()
+    import time
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and r.info("clients")["blocked_clients"] < 1:
+        time.sleep(0.02)
+    r.swapdb(0, 1)
+    thread.join(10)
+    assert result["value"] == (b"q", b"item")
+    other.flushall()
+    other.close()
