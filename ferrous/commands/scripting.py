@@ -409,7 +409,8 @@ def function_dump(ctx, argv):
     body = bytearray()
     for library in state(ctx.server).libraries.values():
         body.append(0xF5)         # RDB_OPCODE_FUNCTION2
-        put_string(body, library.code, compress=True)
+        # rdbSaveFunctions compresses only with rdbcompression on, as in a file.
+        put_string(body, library.code, compress=bool(getattr(ctx.server.config, "rdbcompression", True)))
     body += bytes((RDB_VERSION & 0xFF, RDB_VERSION >> 8))
     body += crc64(0, body).to_bytes(8, "little")
     return bytes(body)

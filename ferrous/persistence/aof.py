@@ -140,7 +140,7 @@ class AppendOnlyFile:
             self.manifest = existing
             self._open_incr(existing.incrs[-1][0], append=True)
             self.current_size = self._files_size()
-            self.base_size = self._file_size(existing.base[0]) if existing.base else 0
+            self.base_size = self.current_size     # aof_rewrite_base_size: the size at start-up
             self.server.propagator.add_consumer(self)
         else:
             self.manifest = existing or Manifest()
@@ -334,8 +334,9 @@ class AppendOnlyFile:
             self._persist_manifest()
             if not self.config.aof_disable_auto_gc:
                 self._delete_history()
-            self.base_size = self._file_size(base)
             self.current_size = self._files_size()
+            # aof_rewrite_base_size: growth for auto-rewrite counts from here.
+            self.base_size = self.current_size
         self.last_rewrite_time = int(time.monotonic() - started)
         self.last_rewrite_status = "ok"
         self.rewrites += 1

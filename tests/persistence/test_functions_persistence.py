@@ -85,8 +85,9 @@ def _restart(proc, args=()) -> ServerProcess:
     return _start(proc.kind, args, directory=proc.dir)
 
 
-def _records_after_aux(data: bytes) -> tuple[list, int]:
-    """The FUNCTION2 records that follow the aux fields, and the next opcode."""
+def _records_after_aux(data: bytes, with_span: bool = False):
+    """The FUNCTION2 records that follow the aux fields and the next opcode (and
+    the records' bytes with with_span)."""
     reader = rdb.RdbReader(data, Config())
     reader.header()
     op = reader.byte()
@@ -94,14 +95,18 @@ def _records_after_aux(data: bytes) -> tuple[list, int]:
         reader.string()
         reader.string()
         op = reader.byte()
+    start = reader.pos - 1
     codes = []
     while op == rdb.OP_FUNCTION2:
         codes.append(reader.string())
         op = reader.byte()
+    if with_span:
+        return codes, op, data[start:reader.pos - 1]
     return codes, op
 
 
-def _saved_file(kind, args=(), codes=(LIB_SET,)) -> bytes:
+def _saved_file(kind, args=(), codes=(LIB_SET,)) -> tuple[bytes, bytes]:
+    """(dump.rdb, FUNCTION DUMP) of a server holding codes and one key."""
     proc = _start(kind, args)
     try:
         c = _client(proc)
@@ -109,7 +114,7 @@ def _saved_file(kind, args=(), codes=(LIB_SET,)) -> bytes:
         c.set("k", "v")
         assert c.save() is True
         with open(os.path.join(proc.dir, "dump.rdb"), "rb") as fh:
-            return fh.read()
+            return fh.read(), c.execute_command("FUNCTION", "DUMP")
     finally:
         proc.stop()
 
@@ -120,16 +125,18 @@ def test_rdb_holds_function2_records_between_aux_and_databases(compression):
     """Both servers write one FUNCTION2 record per library right after the aux fields;
     from that record to the EOF opcode the files are byte for byte the same (before it,
     the aux fields hold times and memory figures)."""
-    files = {kind: _saved_file(kind, ["--rdbcompression", compression]) for kind in KINDS}
-    for data in files.values():
-        codes, next_op = _records_after_aux(data)
+    saved = {kind: _saved_file(kind, ["--rdbcompression", compression]) for kind in KINDS}
+    for data, payload in saved.values():
+        codes, next_op, records = _records_after_aux(data, with_span=True)
         assert codes == [LIB_SET.encode()]
         assert next_op == rdb.OP_SELECTDB
-        start = data.index(b"\xf5")
-        assert (data[start + 1] == 0xC3) == (compression == "yes")     # LZF past 20 bytes
-    if "redis" in files:
-        ours, theirs = files["ferrous"], files["redis"]
+        assert (records[1] == 0xC3) == (compression == "yes")     # LZF past 20 bytes
+        # FUNCTION DUMP is the same records, then the RDB version and a CRC64.
+        assert payload[:-10] == records
+    if "redis" in saved:
+        ours, theirs = saved["ferrous"][0], saved["redis"][0]
         assert ours[ours.index(b"\xf5"):-8] == theirs[theirs.index(b"\xf5"):-8]
+        assert saved["ferrous"][1] == saved["redis"][1]
 
 
 @pytest.mark.parametrize("source,target", BOTH_WAYS)
