@@ -164,6 +164,9 @@ class Run:
             return cmd, "Wrong number of args calling Redis command from script"
         if "noscript" in cmd.flags:
             return cmd, "This Redis command is not allowed from script"
+        denied = acl.script_denied(self.ctx, self.caller, cmd, argv)   # scriptVerifyACL
+        if denied is not None:
+            return cmd, denied
         if self.read_only and (cmd.is_write or "may_replicate" in cmd.flags):
             return cmd, "Write commands are not allowed from read-only scripts."
         if cmd.is_write:
