@@ -81,8 +81,11 @@ def main() -> int:
         ferrous.stop()
         real.stop()
 
+    ferrous_python = subprocess.run([args.python, "-c", "import sys; print(sys.version.split()[0], "
+                                     "'free-threaded' if getattr(sys, '_is_gil_enabled', lambda: True)() is False "
+                                     "else 'GIL')"], capture_output=True, text=True).stdout.strip()
     header = (f"redis-benchmark -c {args.clients}, medians of {args.repeat} runs; "
-              f"Python {platform.python_version()} ({args.python}); Ferrous args: '{args.ferrous_args}'; "
+              f"Ferrous on Python {ferrous_python} ({args.python}); Ferrous args: '{args.ferrous_args}'; "
               f"{os.cpu_count()} CPUs, {platform.machine()}")
     print(header)
     if args.markdown:

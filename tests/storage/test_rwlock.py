@@ -58,7 +58,7 @@ def test_waiting_writer_is_not_starved():
     t = threading.Thread(target=writer)
     t.start()
     deadline = time.monotonic() + 5
-    while not lock._writer and time.monotonic() < deadline:
+    while not lock._gate.locked() and time.monotonic() < deadline:   # the writer is waiting
         time.sleep(0.001)
     # A new reader must now queue behind the waiting writer.
     got_read = threading.Event()
