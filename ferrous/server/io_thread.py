@@ -67,10 +67,15 @@ class IOThread(threading.Thread):
         self._write_wake_pipe()
 
     def _write_wake_pipe(self) -> None:
-        try:
-            os.write(self._wake_w, b"x")
-        except BlockingIOError:
-            pass  # the pipe is full: the thread is certain to wake anyway
+        # Under the lock so that a late wake (a worker delivering the SHUTDOWN
+        # reply) never writes to a closed, and maybe reused, descriptor.
+        with self._wake_lock:
+            if self._wake_w < 0:
+                return
+            try:
+                os.write(self._wake_w, b"x")
+            except BlockingIOError:
+                pass  # the pipe is full: the thread is certain to wake anyway
 
     def add_connection(self, sock, addr) -> None:
         self.new_connections.append((sock, addr))
@@ -301,8 +306,10 @@ class IOThread(threading.Thread):
         for conn in list(self.connections):
             self._close(conn)
         self.selector.close()
-        os.close(self._wake_r)
-        os.close(self._wake_w)
+        with self._wake_lock:
+            os.close(self._wake_r)
+            os.close(self._wake_w)
+            self._wake_r = self._wake_w = -1
 
 
 class Acceptor(threading.Thread):
