@@ -424,3 +424,16 @@ WAIT_ON_REPLICA = ("ERR WAIT cannot be used with replica instances. Please also 
 READONLY_REPLICA = "READONLY You can't write against a read only replica."
 NOREPLICAS = "NOREPLICAS Not enough good replicas to write."
 MASTERDOWN = ("MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.")
+
+# -- MODULE / MIGRATE (commands/module.py, commands/migrate.py) ----------------------------
+MODULE_NOT_ALLOWED = (
+    "ERR MODULE command not allowed. If the enable-module-command option is set to \"local\", you "
+    "can run it from a local connection, otherwise you need to set this option in the configuration "
+    "file, and then restart the server.")
+MODULE_LOAD_FAILED = "ERR Error loading the extension. Please check the server logs."
+MODULE_UNLOAD_NO_SUCH = "ERR Error unloading module: no such module with that name"
+MIGRATE_KEYS_NEEDS_EMPTY_KEY = ("ERR When using MIGRATE KEYS option, the key argument must be set "
+                                "to the empty string")
+MIGRATE_TARGET_ERROR = "ERR Target instance replied with error: %s"
+MIGRATE_IOERR_CONNECT = "IOERR error or timeout connecting to the client"
+MIGRATE_IOERR = "IOERR error or timeout %s to target instance"

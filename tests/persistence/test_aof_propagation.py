@@ -68,6 +68,35 @@ def _function_dump_flush_restore(client):
     client.call("FUNCTION", "RESTORE", payload, "APPEND")       # an error: already there
 
 
+_migrate_target: list = []
+
+
+def _migrate_to_a_target(client):
+    """MIGRATE is propagated as DEL of the keys the target acknowledged (none with COPY)."""
+    if not _migrate_target:
+        import atexit
+        from servers import ServerProcess
+        _migrate_target.append(ServerProcess("redis"))
+        atexit.register(_migrate_target[0].stop)
+    port = str(_migrate_target[0].port)
+    from resp_client import RawClient
+    target = RawClient(port=_migrate_target[0].port)
+    target.call("FLUSHALL")             # both sides start from an empty target
+    target.close()
+    client.call("MSET", "m1", "1", "m2", "2", "m3", "3", "m4", "4")
+    client.call("MIGRATE", "127.0.0.1", port, "", "0", "5000", "KEYS", "m2", "m3", "m4")
+    client.call("MSET", "m1", "1", "m2", "2", "m3", "3", "m4", "4")
+    client.call("MIGRATE", "127.0.0.1", port, "m1", "0", "5000", "COPY")
+    client.call("MIGRATE", "127.0.0.1", port, "m1", "0", "5000", "REPLACE")
+    client.call("MIGRATE", "127.0.0.1", port, "", "0", "5000", "REPLACE", "KEYS", "m2", "none")
+    client.call("MIGRATE", "127.0.0.1", port, "", "0", "5000", "KEYS", "m3", "m4")  # BUSYKEY m3, m4
+    client.call("MIGRATE", "127.0.0.1", port, "none", "0", "5000")
+    client.call("SELECT", "3")
+    client.call("SET", "m5", "5")
+    client.call("MIGRATE", "127.0.0.1", port, "m5", "4", "5000", "REPLACE")
+    client.call("SELECT", "0")
+
+
 class Case:
     def __init__(self, name: str, *steps, random_members: bool = False, hash_order: bool = False,
                  primary_only=()):
@@ -492,6 +521,7 @@ CASES = [
     Case("active_expiry",
          ("set", "ax", "v", "PX", "1"), AwaitDel("ax"),
          ("select", "5"), ("set", "ay", "v", "PX", "1"), AwaitDel("ay")),
+    Case("migrate", Call(_migrate_to_a_target)),
     Case("eviction",
          ("flushall",), ("set", "victim", "v"),
          ("config", "set", "maxmemory-policy", "allkeys-lru"), ("config", "set", "maxmemory", "1"),
