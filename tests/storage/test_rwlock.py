@@ -55,7 +55,7 @@ def test_waiting_writer_is_not_starved():
         acquired.set()
         lock.release_write()
 
-    t = threading.Thread(target=writer)
+    t = threading.Thread(target=writer, daemon=True)
     t.start()
     deadline = time.monotonic() + 5
     while not lock._gate.locked() and time.monotonic() < deadline:   # the writer is waiting
@@ -68,7 +68,7 @@ def test_waiting_writer_is_not_starved():
         got_read.set()
         lock.release_read()
 
-    r = threading.Thread(target=late_reader)
+    r = threading.Thread(target=late_reader, daemon=True)
     r.start()
     time.sleep(0.05)
     assert not got_read.is_set()
