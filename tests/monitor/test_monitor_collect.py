@@ -33,6 +33,7 @@ def test_poll_gives_a_snapshot_the_dashboard_renders(r, server):
     # The session-wide server has run thousands of other commands: start the
     # top-commands pane from zero so the 50 INCRBYs below are on it.
     r.config_resetstat()
+    r.slowlog_reset()
     r.set("a", "1")
     r.get("a")
     r.get("missing")
@@ -55,8 +56,9 @@ def test_poll_gives_a_snapshot_the_dashboard_renders(r, server):
     dash.apply_snapshot(second)
     assert dash.ops_per_sec > 0
     assert dash.command_rates["incrby"] > 0           # redis-py sends INCR as INCRBY
-    screen = render_text(dash)
-    assert "db5" in screen and "incrby" in screen
+    screen = render_text(dash, width=200, height=120)   # room for every pane's rows
+    assert "db5" in screen, screen
+    assert "incrby" in screen, screen
 
 
 def test_the_stream_shows_commands_but_not_the_console_own(r, server):
