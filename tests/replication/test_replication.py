@@ -264,6 +264,8 @@ def test_a_chain_redis_ferrous_redis():
     try:
         _load_both_dbs(top, 300)
         _wait(lambda: _in_sync(top, middle) and _in_sync(middle, bottom), timeout=60, what="chain")
+        _settle(top, middle)            # the load's short TTLs run out, their DELs flow down
+        _wait(lambda: _in_sync(top, middle) and _in_sync(middle, bottom), timeout=60, what="chain")
         assert (_client(bottom).info("replication")["master_repl_offset"]
                 == _client(top).info("replication")["master_repl_offset"])
         assert _dataset(top) == _dataset(middle) == _dataset(bottom)
