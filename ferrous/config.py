@@ -490,6 +490,13 @@ def _tls_apply(config, value):
     return value
 
 
+def _cluster_apply(config, value):
+    # No cluster mode: starting as a cluster node would answer cluster clients wrongly.
+    if value:
+        raise ConfigError("Ferrous does not implement cluster mode; cluster-enabled must be no")
+    return value
+
+
 def _flags_enum(name, *flags, **kw):
     choices = ("default", "save", "nosave", "now", "force")
     return Param(name, "flags", "default", _flags(MULTI_ARG, *flags), choices=choices,
@@ -688,7 +695,7 @@ _SECTIONS = [
              doc="Milliseconds before a script is reported busy."),
     ]),
     ("CLUSTER (not implemented by Ferrous: stored only)", [
-        _bool("cluster-enabled", False, IMMUTABLE, doc="Cluster mode."),
+        _bool("cluster-enabled", False, IMMUTABLE, apply=_cluster_apply, doc="Cluster mode."),
         _str("cluster-config-file", "nodes.conf", IMMUTABLE, doc="Cluster state file."),
         _int("cluster-node-timeout", 15000, 0, LLONG_MAX, doc="Node timeout in milliseconds."),
         _int("cluster-port", 0, 0, 65535, IMMUTABLE, doc="Cluster bus port (0: port + 10000)."),

@@ -437,3 +437,6 @@ MIGRATE_KEYS_NEEDS_EMPTY_KEY = ("ERR When using MIGRATE KEYS option, the key arg
 MIGRATE_TARGET_ERROR = "ERR Target instance replied with error: %s"
 MIGRATE_IOERR_CONNECT = "IOERR error or timeout connecting to the client"
 MIGRATE_IOERR = "IOERR error or timeout %s to target instance"
+
+# -- cluster group and LOLWUT (commands/cluster.py, commands/lolwut.py) -------------------
+CLUSTER_DISABLED = "ERR This instance has cluster support disabled"
