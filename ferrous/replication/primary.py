@@ -69,6 +69,10 @@ class Replication:
         self.link = None                 # replica.ReplicaLink while we follow a primary
         self.waiters: dict = {}          # client id -> (offset, numreplicas) for WAIT
         self.consuming = False
+        from ferrous.replication.failover import Failover
+        self.failover = Failover(server)    # FAILOVER's state machine
+        self._cron_epoch = time.monotonic()     # replicationCron's loop count starts here
+        self._cron_second = -1
 
     # -- role --------------------------------------------------------------------------
     @property
@@ -231,6 +235,7 @@ class Replication:
         replica.ack_time = time.time()
         if self.waiters:
             self._wake_waiters()
+        self.failover.on_ack()
 
     def acked(self, offset: int) -> int:
         with self.lock:
@@ -265,13 +270,19 @@ class Replication:
 
     # -- periodic ---------------------------------------------------------------------------
     def cron(self) -> None:
-        """replicationCron, primary half: PING replicas every repl-ping-replica-period."""
-        now = time.monotonic()
-        period = self.server.config.repl_ping_replica_period
-        last = getattr(self, "_last_ping", 0.0)
-        if self.replicas and not self.is_replica and now - last >= period:
-            self._last_ping = now
-            self.feed_command_unselected([b"PING"])
+        """replicationCron, primary half: PING replicas every repl-ping-replica-period.
+
+        Redis counts its once-a-second replicationCron runs from start-up and pings
+        when the count is a multiple of the period, so a replica that just attached
+        (redis-cli --replica, a test reading the stream) sees no PING before the next
+        multiple; counting whole seconds since start-up does the same here."""
+        second = int(time.monotonic() - self._cron_epoch)
+        if second != self._cron_second:
+            self._cron_second = second
+            period = self.server.config.repl_ping_replica_period
+            if (self.replicas and not self.is_replica and second % period == 0
+                    and not self.failover.holds_pings()):   # FAILOVER ... TIMEOUT waits
+                self.feed_command_unselected([b"PING"])
         self._drop_timed_out_replicas()
 
     def _drop_timed_out_replicas(self) -> None:
