@@ -9,7 +9,7 @@ import sys
 import threading
 import time
 
-from ferrous import __version__, replication
+from ferrous import REDIS_VERSION, __version__, replication
 from ferrous.commands import registry
 from ferrous.config import Config
 from ferrous import errors
@@ -100,7 +100,11 @@ class Server:
             except OSError as exc:
                 if optional or (exc.errno in (97, 99) and len(addresses) > 1):
                     continue
-                raise
+                # Redis's two lines: tools (Redis's test suite among them) read them to
+                # retry on another port.
+                log.warning("Warning: Could not create server TCP listening socket %s:%d: bind: %s",
+                            addr.lstrip("-"), self.config.port, os.strerror(exc.errno or 0))
+                raise ListenError(f"Failed listening on port {self.config.port} (TCP), aborting.") from exc
         if not sockets:
             raise OSError("could not bind any address")
         return sockets
@@ -203,13 +207,60 @@ def _install_groups(server) -> None:
     notify.install(server)
 
 
+class ListenError(OSError):
+    """No listening socket could be created (the port is busy, the address is wrong)."""
+
+
+# serverLog's level marks: debug '.', verbose '-', notice '*', warning '#'.
+_LEVEL_MARKS = {logging.DEBUG: ".", logging.INFO: "*", logging.WARNING: "#", logging.ERROR: "#",
+                logging.CRITICAL: "#"}
+
+
+class _RedisLogFormatter(logging.Formatter):
+    """Redis's log line, `pid:role date time.ms mark message`, so that tools which read
+    a Redis log (Redis's test suite waits for " PID: " and "Ready to accept") read ours."""
+
+    def format(self, record):
+        record.mark = _LEVEL_MARKS.get(record.levelno, "*")
+        return super().format(record)
+
+
 def setup_logging(config: Config) -> None:
     level = {"debug": logging.DEBUG, "verbose": logging.INFO, "notice": logging.INFO,
              "warning": logging.WARNING}[config.loglevel]
     handler = logging.FileHandler(config.logfile) if config.logfile else logging.StreamHandler(sys.stdout)
-    handler.setFormatter(logging.Formatter(f"{os.getpid()}:M %(asctime)s.%(msecs)03d * %(message)s",
-                                           "%d %b %Y %H:%M:%S"))
+    handler.setFormatter(_RedisLogFormatter(
+        f"{os.getpid()}:M %(asctime)s.%(msecs)03d %(mark)s %(message)s", "%d %b %Y %H:%M:%S"))
     logging.basicConfig(level=level, handlers=[handler])
+
+
+_LOGO = """
+      ____                             Ferrous {version} (Redis {redis} compatible) 64 bit
+     / __/__ ____________  __ _____
+    / _// -_) __/ __/ _ \\/ // (_-<       Running in standalone mode
+   /_/  \\__/_/ /_/  \\___/\\_,_/___/       Port: {port}
+                                       PID: {pid}
+"""
+
+
+def log_startup(config: Config) -> None:
+    log.warning("oO0OoO0OoO0Oo Ferrous is starting oO0OoO0OoO0Oo")
+    log.warning("Ferrous version=%s (Redis %s compatible), bits=64, pid=%d, just started",
+                __version__, REDIS_VERSION, os.getpid())
+    log.warning("Configuration loaded")
+
+
+def log_ready(server) -> None:
+    """The logo (always-show-logo, or Redis's one-line form) and "Ready to accept"."""
+    if server.config.always_show_logo:
+        logo = _LOGO.format(version=__version__, redis=REDIS_VERSION, port=server.port, pid=os.getpid())
+        for handler in logging.getLogger().handlers:
+            handler.stream.write(logo + "\n")
+            handler.flush()
+    else:
+        log.info("Running mode=standalone, port=%d.", server.port)
+    log.warning("Server initialized")
+    log.info("Ready to accept connections")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -225,6 +276,7 @@ def main(argv: list[str] | None = None) -> int:
         config.load_file(argv.pop(0))
     config.apply_args(argv)
     setup_logging(config)
+    log_startup(config)
     server = Server(config)
 
     def on_signal(signum, frame):
@@ -245,9 +297,13 @@ def main(argv: list[str] | None = None) -> int:
     except RDBError as exc:
         log.error("Fatal error loading the DB: %s. Exiting.", exc)
         return 1
-    log.info("Ferrous %s ready to accept connections on port %d (io-threads=%d worker-threads=%d, GIL %s)",
-             __version__, server.port, config.io_threads, config.worker_threads,
+    except ListenError as exc:
+        log.error("%s", exc)
+        return 1
+    log.info("Ferrous %s: io-threads=%d worker-threads=%d, GIL %s",
+             __version__, config.io_threads, config.worker_threads,
              "enabled" if gil_enabled() else "disabled")
+    log_ready(server)
     while not server.shutdown_event.wait(0.5):
         pass
     log.info("Ferrous is now ready to exit, bye bye...")
