@@ -69,8 +69,6 @@ class Replication:
         self.link = None                 # replica.ReplicaLink while we follow a primary
         self.waiters: dict = {}          # client id -> (offset, numreplicas) for WAIT
         self.consuming = False
-        from ferrous.replication.failover import Failover
-        self.failover = Failover(server)    # FAILOVER's state machine
         self._cron_epoch = time.monotonic()     # replicationCron's loop count starts here
         self._cron_second = -1
 
@@ -235,7 +233,6 @@ class Replication:
         replica.ack_time = time.time()
         if self.waiters:
             self._wake_waiters()
-        self.failover.on_ack()
 
     def acked(self, offset: int) -> int:
         with self.lock:
@@ -280,8 +277,7 @@ class Replication:
         if second != self._cron_second:
             self._cron_second = second
             period = self.server.config.repl_ping_replica_period
-            if (self.replicas and not self.is_replica and second % period == 0
-                    and not self.failover.holds_pings()):   # FAILOVER ... TIMEOUT waits
+            if self.replicas and not self.is_replica and second % period == 0:
                 self.feed_command_unselected([b"PING"])
         self._drop_timed_out_replicas()
 
