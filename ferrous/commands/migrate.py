@@ -1,9 +1,9 @@
 """MIGRATE (cluster.c migrateCommand): move keys to another instance with RESTORE.
 
 Like Redis, the transfer is synchronous: the worker does the blocking socket I/O with
-the command's key locks held, each step bounded by the given timeout. As in Redis, connections are cached per host:port for 10 s
-(migrateGetSocket), remembering the last SELECTed db; idle ones are closed at the
-next MIGRATE rather than by a cron.
+the command's key locks held, each step bounded by the given timeout. As in Redis,
+connections are cached per host:port for 10 s (migrateGetSocket), remembering the
+last SELECTed db; the cron closes idle ones (migrateCloseTimedoutSockets).
 """
 from __future__ import annotations
 
@@ -230,6 +230,23 @@ def _take_link(host: bytes, port: bytes, timeout: float) -> _Link:
         link = _Link(_connect(host, port, timeout))
     link.sock.settimeout(timeout)          # each step of this call gets the full timeout
     return link
+
+
+def cached_sockets() -> int:
+    """INFO's migrate_cached_sockets."""
+    with _cache_lock:
+        return len(_cache)
+
+
+def close_timed_out_sockets() -> None:
+    """migrateCloseTimedoutSockets, from the cron: a connection idle for more than
+    10 s is closed even when no MIGRATE comes again."""
+    now = time.monotonic()
+    with _cache_lock:
+        stale = [name for name, link in _cache.items() if now - link.last_use > _CACHE_TTL]
+        links = [_cache.pop(name) for name in stale]
+    for link in links:
+        link.close()
 
 
 def _return_link(host: bytes, port: bytes, link: _Link) -> None:

@@ -654,6 +654,11 @@ def _contexts(server) -> list:
 
 
 def _sum(server, attr: str) -> int:
+def _migrate_cached_sockets() -> int:
+    from ferrous.commands.migrate import cached_sockets
+    return cached_sockets()
+
+
     return sum(getattr(c, attr, 0) for c in _contexts(server))
 
 
@@ -919,7 +924,7 @@ def _info_stats(ctx) -> dict:
         "pubsub_channels": channels,
         "pubsub_patterns": patterns,
         "pubsubshard_channels": shard_channels,
-        "latest_fork_usec": 0, "total_forks": 0, "migrate_cached_sockets": 0,
+        "latest_fork_usec": 0, "total_forks": 0, "migrate_cached_sockets": _migrate_cached_sockets(),
         "slave_expires_tracked_keys": 0,
         "active_defrag_hits": 0, "active_defrag_misses": 0, "active_defrag_key_hits": 0,
         "active_defrag_key_misses": 0, "total_active_defrag_time": 0, "current_active_defrag_time": 0,

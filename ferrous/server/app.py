@@ -44,6 +44,8 @@ class Server:
         self.workers: WorkerPool | None = None
         self.acceptor: Acceptor | None = None
         self.cron = Cron(self)
+        from ferrous.commands import migrate
+        self.cron.tasks.append(migrate.close_timed_out_sockets)    # MIGRATE's idle connections
         replication.install(self)
         limits.install(self)
         eviction.install(self)

@@ -191,3 +191,38 @@ def test_ioerr_reading_from_a_silent_target(raw, r):
         assert r.get("k") == b"v"
     finally:
         silent.close()
+
+
+@pytest.fixture(params=KINDS, ids=[f"from-{k}" for k in KINDS])
+def fresh_source(request):
+    """A source with an empty connection cache (the session server's is shared)."""
+    proc = ServerProcess(request.param)
+    client = redis.Redis(port=proc.port)
+    yield client
+    client.close()
+    proc.stop()
+
+
+def _cached_sockets(client) -> int:
+    return client.info("stats")["migrate_cached_sockets"]
+
+
+def test_info_counts_cached_migrate_connections(fresh_source, target, target_server):
+    assert _cached_sockets(fresh_source) == 0
+    fresh_source.mset({"a": "1", "b": "2"})
+    fresh_source.migrate("127.0.0.1", target_server.port, "a", 0, 5000)
+    assert _cached_sockets(fresh_source) == 1
+    fresh_source.migrate("127.0.0.1", target_server.port, "b", 0, 5000)
+    assert _cached_sockets(fresh_source) == 1
+
+
+@pytest.mark.slow
+def test_idle_migrate_connections_are_closed_after_ten_seconds(fresh_source, target, target_server):
+    fresh_source.set("a", "1")
+    fresh_source.migrate("127.0.0.1", target_server.port, "a", 0, 5000)
+    assert _cached_sockets(fresh_source) == 1
+    deadline = time.monotonic() + 20
+    while _cached_sockets(fresh_source) and time.monotonic() < deadline:
+        time.sleep(0.25)
+    assert _cached_sockets(fresh_source) == 0
+    assert time.monotonic() > deadline - 10          # not before the 10 s TTL
