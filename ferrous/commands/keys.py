@@ -86,10 +86,14 @@ def _parse_int32(raw: bytes) -> int:
 # DEL, UNLINK, EXISTS, TOUCH, TYPE
 # ---------------------------------------------------------------------------
 
-def _generic_delete(ctx, keys: list) -> int:
+def _generic_delete(ctx, keys: list, lazy: bool = False) -> int:
+    """delGenericCommand: lazy hands big values to the lazyfree thread (UNLINK)."""
     deleted = 0
     for key in keys:
+        value = ctx.db.lookup(key) if lazy else None
         if ctx.db.delete(key):
+            if value is not None:
+                ctx.server.lazyfree.free_value(value, ctx.server.config)
             deleted += 1
             notify(ctx, NOTIFY_GENERIC, "del", key)
             signal_key_ready(ctx, key)  # signalDeletedKeyAsReady: blocked XREADGROUP fails
@@ -99,14 +103,12 @@ def _generic_delete(ctx, keys: list) -> int:
 
 @command("del", arity=-2, flags="write", keys=(1, -1, 1), group="generic")
 def del_(ctx, argv):
-    return _generic_delete(ctx, argv[1:])
+    return _generic_delete(ctx, argv[1:], ctx.server.config.lazyfree_lazy_user_del)
 
 
 @command("unlink", arity=-2, flags="write fast", keys=(1, -1, 1), group="generic")
 def unlink(ctx, argv):
-    # Redis frees big values in a background thread; here the memory goes back
-    # when the last reference drops, so UNLINK is DEL.
-    return _generic_delete(ctx, argv[1:])
+    return _generic_delete(ctx, argv[1:], lazy=True)
 
 
 @command("exists", arity=-2, flags="readonly fast", keys=(1, -1, 1), group="generic")

@@ -47,18 +47,22 @@ def _flush_flags(ctx, argv) -> bool:
     raise CommandError(errors.SYNTAX_ERR)
 
 
-def _generic_flush(ctx, dbs) -> int:
-    """emptyData: clear the databases, telling WATCH and blocked clients first."""
+def _generic_flush(ctx, dbs, lazy: bool = False) -> int:
+    """emptyData: clear the databases, telling WATCH and blocked clients first; lazy
+    (ASYNC) leaves the freeing to the lazyfree thread, as emptyDbAsync."""
     events = ctx.keyspace.events
     on_flushed = getattr(events, "on_flushed", None)
     removed = 0
+    detached = [] if lazy else None
     for db in dbs:
         if on_flushed is not None:
             on_flushed(db)
         elif events.on_modified is not None:
             for key in list(db.iter_keys()):
                 events.on_modified(db, key)
-        removed += db.flush()
+        removed += db.flush(detached)
+    if lazy:
+        ctx.server.lazyfree.free_databases(detached, removed)
     # FLUSHDB/FLUSHALL are propagated even when nothing was removed (forceCommandPropagation).
     ctx.force_propagation = True
     return removed
@@ -66,15 +70,13 @@ def _generic_flush(ctx, dbs) -> int:
 
 @command("flushdb", arity=-1, flags="write", group="server", acl="@keyspace @dangerous", lock=LOCK_ALL)
 def flushdb(ctx, argv):
-    _flush_flags(ctx, argv)     # ASYNC frees in the background in Redis; clearing is O(1) here
-    ctx.dirty += _generic_flush(ctx, [ctx.db])
+    ctx.dirty += _generic_flush(ctx, [ctx.db], _flush_flags(ctx, argv))
     return "OK"
 
 
 @command("flushall", arity=-1, flags="write", group="server", acl="@keyspace @dangerous", lock=LOCK_ALL)
 def flushall(ctx, argv):
-    _flush_flags(ctx, argv)
-    ctx.dirty += _generic_flush(ctx, ctx.keyspace.dbs) + 1
+    ctx.dirty += _generic_flush(ctx, ctx.keyspace.dbs, _flush_flags(ctx, argv)) + 1
     # Redis also drops the functions and, when save points are configured, saves the
     # (now empty) dataset. Their modules provide these hooks; they run while this
     # command holds the whole keyspace, so they must not take shard locks.
@@ -199,6 +201,7 @@ def config_resetstat(ctx, argv):
 
 def reset_statistics(server) -> None:
     """resetServerStats + resetCommandTableStats + resetErrorTableStats."""
+    server.lazyfree.reset_stats()
     for worker_ctx in _contexts(server):
         worker_ctx.command_stats = {}
         worker_ctx.error_stats = {}
@@ -653,12 +656,12 @@ def _contexts(server) -> list:
     return list(workers.contexts) if workers is not None else []
 
 
-def _sum(server, attr: str) -> int:
 def _migrate_cached_sockets() -> int:
     from ferrous.commands.migrate import cached_sockets
     return cached_sockets()
 
 
+def _sum(server, attr: str) -> int:
     return sum(getattr(c, attr, 0) for c in _contexts(server))
 
 
@@ -837,8 +840,7 @@ def _info_memory(ctx) -> dict:
         "mem_aof_buffer": fig["aof_buffer"],
         "mem_allocator": memory.allocator_name(),
         "active_defrag_running": 0,
-        "lazyfree_pending_objects": 0,
-        "lazyfreed_objects": 0,
+        **ctx.server.lazyfree.info(),
     }
 
 

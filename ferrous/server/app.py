@@ -16,6 +16,7 @@ from ferrous import errors
 from ferrous.server import acl, eviction, introspection, limits
 from ferrous.server.background import Cron
 from ferrous.server.io_thread import Acceptor, IOThread
+from ferrous.server.lazyfree import LazyFree
 from ferrous.server.propagate import Propagator
 from ferrous.server.stats import ServerStats
 from ferrous.server.workers import WorkerPool
@@ -44,6 +45,7 @@ class Server:
         self.workers: WorkerPool | None = None
         self.acceptor: Acceptor | None = None
         self.cron = Cron(self)
+        self.lazyfree = LazyFree()      # UNLINK / FLUSHALL ASYNC free big values here
         from ferrous.commands import migrate
         self.cron.tasks.append(migrate.close_timed_out_sockets)    # MIGRATE's idle connections
         replication.install(self)
@@ -121,6 +123,7 @@ class Server:
         for sock in self.listeners:
             sock.close()
         self.cron.stop()
+        self.lazyfree.stop()
         for thread in self.io_threads:
             thread.stop()
         for thread in self.io_threads:

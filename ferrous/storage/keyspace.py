@@ -265,10 +265,14 @@ class Database:
         for shard in self.data:
             yield from shard
 
-    def flush(self) -> int:
+    def flush(self, detach: list | None = None) -> int:
+        """Empty the database; with `detach`, its key dicts are copied there first so
+        the values are freed wherever that list is dropped (FLUSHDB ASYNC)."""
         if self.cow is not None:
             self.cow.writing_all(self)
         removed = self.size()
+        if detach is not None:
+            detach.extend(d.copy() for d in self.data if d)
         for d in self.data:
             d.clear()
         for e in self.expires:
