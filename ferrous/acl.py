@@ -797,10 +797,11 @@ def channels_all_allowed(user: User, conn) -> bool:
 
 
 # -- the aclfile --------------------------------------------------------------------
-def parse_acl_file(acl: Acl, path: str) -> dict:
-    """ACLLoadFromFile: the new users, or raises RuleError with every error found."""
+def parse_acl_file(acl: Acl, path: str, directory: str = "") -> dict:
+    """ACLLoadFromFile: the new users, or raises RuleError with every error found. A
+    relative path is in `directory` (the `dir` Redis has chdir()ed into)."""
     try:
-        with open(path, "rb") as fh:
+        with open(os.path.join(directory, path), "rb") as fh:
             content = fh.read()
     except OSError as exc:
         raise RuleError(f"Error loading ACLs, opening file '{path}': {exc.strerror}") from None

@@ -197,7 +197,7 @@ def acl_save(ctx, argv):
     if not path:
         raise CommandError(errors.ACL_NO_FILE)
     try:
-        save_acl_file(_acl(ctx), path)
+        save_acl_file(_acl(ctx), os.path.join(ctx.server.config.dir, path))   # relative: in `dir`
     except OSError:
         raise CommandError(errors.ACL_SAVE_FAILED) from None
     return "OK"

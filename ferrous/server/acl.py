@@ -38,7 +38,7 @@ def install(server) -> None:
     _load_config_users(acl, config.acl_users)
     if config.aclfile:
         try:
-            _swap_users(server, parse_acl_file(acl, config.aclfile))
+            _swap_users(server, parse_acl_file(acl, config.aclfile, config.dir))
         except RuleError as exc:
             _fatal(f"Aborting Redis startup because of ACL errors: {exc.text}")
 
@@ -81,7 +81,8 @@ def rewrite_lines(server) -> list:
 def load_acl_file(ctx) -> None:
     """ACL LOAD: replace every user at once (raises RuleError on any error)."""
     server = ctx.server
-    _swap_users(server, parse_acl_file(server.acl, server.config.aclfile), ctx.conn)
+    config = server.config
+    _swap_users(server, parse_acl_file(server.acl, config.aclfile, config.dir), ctx.conn)
 
 
 def _swap_users(server, users: dict, me=None) -> None:

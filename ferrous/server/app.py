@@ -233,7 +233,9 @@ class _RedisLogFormatter(logging.Formatter):
 def setup_logging(config: Config) -> None:
     level = {"debug": logging.DEBUG, "verbose": logging.INFO, "notice": logging.INFO,
              "warning": logging.WARNING}[config.loglevel]
-    handler = logging.FileHandler(config.logfile) if config.logfile else logging.StreamHandler(sys.stdout)
+    # A relative logfile is in `dir`, which Redis has chdir()ed into by then.
+    handler = (logging.FileHandler(os.path.join(config.dir, config.logfile)) if config.logfile
+               else logging.StreamHandler(sys.stdout))
     handler.setFormatter(_RedisLogFormatter(
         f"{os.getpid()}:M %(asctime)s.%(msecs)03d %(mark)s %(message)s", "%d %b %Y %H:%M:%S"))
     logging.basicConfig(level=level, handlers=[handler])

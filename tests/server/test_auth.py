@@ -307,3 +307,32 @@ def test_startup_errors(kind, args, message):
     code, output = _run_until_exit(kind, *args)
     assert code == 1
     assert message in output
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_relative_aclfile_is_in_dir(start, kind, tmp_path):
+    # Redis chdir()s into `dir`, so a relative aclfile (Redis's own tests use
+    # "aclfile nodefaultuser.acl" with "dir <path>") is read and saved there.
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "users.acl").write_text("user default on nopass ~* &* +@all\nuser bob on nopass +ping\n")
+    proc = start(kind, "--dir", str(data), "--aclfile", "users.acl")
+    admin = RawClient(port=proc.port)
+    assert admin.call("ACL", "USERS") == [b"bob", b"default"]
+    assert admin.call("ACL", "SETUSER", "carol", "on") == Simple("OK")
+    assert admin.call("ACL", "SAVE") == Simple("OK")
+    assert "user carol off" not in (data / "users.acl").read_text()
+    assert "user carol on" in (data / "users.acl").read_text()
+    assert admin.call("ACL", "LOAD") == Simple("OK")
+    assert admin.call("ACL", "USERS") == [b"bob", b"carol", b"default"]
+    admin.close()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_missing_relative_aclfile_names_the_configured_path(kind, tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    with pytest.raises(RuntimeError) as failed:
+        ServerProcess(kind, ["--dir", str(data), "--aclfile", "absent.acl"])
+    assert ("Aborting Redis startup because of ACL errors: Error loading ACLs, opening file "
+            "'absent.acl': No such file or directory") in str(failed.value)

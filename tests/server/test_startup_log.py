@@ -67,3 +67,18 @@ def test_a_busy_port_is_reported_and_the_server_exits_1(kind, tmp_path):
         assert f"# Failed listening on port {first.port} (TCP), aborting." in second.stdout
     finally:
         first.stop()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_relative_logfile_is_written_in_dir(kind, tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    proc = ServerProcess(kind, ["--dir", str(data), "--logfile", "server.log"])
+    try:
+        deadline = time.monotonic() + 10
+        log = data / "server.log"
+        while not (log.exists() and "Ready to accept connections" in log.read_text()):
+            assert time.monotonic() < deadline, "no log in dir"
+            time.sleep(0.05)
+    finally:
+        proc.stop()
