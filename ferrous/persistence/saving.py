@@ -16,7 +16,7 @@ import time
 
 from ferrous import errors
 from ferrous.persistence import rdb
-from ferrous.persistence.snapshot import Snapshot, write_snapshot
+from ferrous.persistence.snapshot import Snapshot, SnapshotBusy, write_snapshot
 from ferrous.storage.keyspace import now_ms
 
 log = logging.getLogger("ferrous.rdb")
@@ -144,7 +144,14 @@ class RdbState:
         self.cancel_background()
         if not self.server.config.save:
             return
-        snapshot, _ = self._freeze(foreground=True)
+        try:
+            snapshot, _ = self._freeze(foreground=True)
+        except SnapshotBusy:
+            # A replica's full sync holds the one snapshot (Redis would kill that child
+            # and save). FLUSHALL still succeeds; its dirty count makes the next save
+            # point write the empty dataset.
+            log.warning("FLUSHALL: not saving now, a snapshot for a replica is being written")
+            return
         try:
             self._write_file(snapshot)
             self.lastsave = int(time.time())
