@@ -16,16 +16,12 @@ import time
 
 from ferrous import errors
 from ferrous.persistence import rdb
-from ferrous.persistence.snapshot import Snapshot, SnapshotBusy, write_snapshot
+from ferrous.persistence.snapshot import SaveCancelled, Snapshot, SnapshotBusy, write_snapshot
 from ferrous.storage.keyspace import now_ms
 
 log = logging.getLogger("ferrous.rdb")
 
 BGSAVE_RETRY_DELAY = 5          # CONFIG_BGSAVE_RETRY_DELAY: seconds between failed attempts
-
-
-class SaveCancelled(Exception):
-    """The background save was stopped (SHUTDOWN, FLUSHALL's kill of the child)."""
 
 
 class _CancellableFile:
@@ -92,7 +88,8 @@ class RdbState:
                 target = _CancellableFile(fh, cancelled) if cancelled is not None else fh
                 write_snapshot(target, snapshot, used_memory=_used_memory(self.server),
                                key_delay_us=max(0, getattr(config, "rdb_key_save_delay", 0)),
-                               lru_idle="lru" in getattr(config, "maxmemory_policy", ""))
+                               lru_idle="lru" in getattr(config, "maxmemory_policy", ""),
+                               cancelled=cancelled)
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(temp, self.path())
@@ -207,7 +204,8 @@ class RdbState:
             self._saved(dirty)
             log.info("Background saving terminated with success")
         except SaveCancelled:
-            status = "err"
+            # killRDBChild's SIGUSR1 is not a failure: the last status stays as it was.
+            status = self.last_bgsave_status
             log.warning("Background saving terminated by signal 10")
         except Exception:
             status = "err"

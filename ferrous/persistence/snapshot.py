@@ -173,9 +173,15 @@ class Snapshot:
         self._state = {}
 
 
+class SaveCancelled(Exception):
+    """A background save was stopped (killRDBChild: FLUSHALL, SHUTDOWN, a new rewrite)."""
+
+
 def write_snapshot(fileobj, snapshot: Snapshot, aof_base: bool = False,
-                   used_memory: int = 0, key_delay_us: int = 0, lru_idle: bool = False) -> int:
-    """Write the whole snapshot as an RDB file; returns the number of keys written."""
+                   used_memory: int = 0, key_delay_us: int = 0, lru_idle: bool = False,
+                   cancelled: threading.Event | None = None) -> int:
+    """Write the whole snapshot as an RDB file; returns the number of keys written.
+    `cancelled` interrupts rdb-key-save-delay's pauses (raising SaveCancelled)."""
     config = snapshot.config
     writer = rdb.RdbWriter(fileobj, config, checksum=bool(getattr(config, "rdbchecksum", True)))
     writer.header(rdb.aux_fields(used_memory, aof_base))
@@ -204,7 +210,10 @@ def write_snapshot(fileobj, snapshot: Snapshot, aof_base: bool = False,
                 count += 1
                 snapshot.keys_done = count
                 if key_delay_us:
-                    time.sleep(key_delay_us / 1e6)
+                    if cancelled is None:
+                        time.sleep(key_delay_us / 1e6)
+                    elif cancelled.wait(key_delay_us / 1e6):
+                        raise SaveCancelled()
                 elif not count & _YIELD_EVERY:
                     # Hand the GIL over: a thread waiting for it otherwise waits for the
                     # switch interval at each of its request's hops (DESIGN.md §7).

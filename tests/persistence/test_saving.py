@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import random
 import threading
+import time
 
 import pytest
 import redis
@@ -261,3 +262,18 @@ def test_failed_save_refuses_writes_until_a_save_works(kind, tmp_path):
         assert c.set("b", "2") is True
     finally:
         proc.stop()
+
+
+def test_flushall_stops_a_slow_bgsave_at_once(srv):
+    # killRDBChild: FLUSHALL does not wait for the save, however slow its keys are.
+    c = redis.Redis(port=srv.port, socket_timeout=10)
+    c.mset({f"k{i}": i for i in range(20)})
+    c.config_set("rdb-key-save-delay", 10_000_000)      # 10 s per key
+    assert c.bgsave() is True
+    _poll(lambda: _info(c)["rdb_bgsave_in_progress"] == 1, what="BGSAVE running")
+    started = time.monotonic()
+    assert c.flushall() is True
+    assert time.monotonic() - started < 5
+    assert c.dbsize() == 0
+    _poll(lambda: _bgsave_done(c), what="the stopped BGSAVE")
+    assert _info(c)["rdb_last_bgsave_status"] == "ok"      # a killed save is not a failure
