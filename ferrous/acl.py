@@ -263,6 +263,12 @@ class Selector:
                     return DENIED_CHANNEL, pos
         return OK, 0
 
+    def unrestricted_keys(self, need: int) -> bool:
+        """ACLSelectorHasUnrestrictedKeyAccess: allkeys, or the literal pattern "*"
+        with the `need` permissions (so ~v* is not enough, %R~* is for reading)."""
+        return self.allkeys or any(pattern == b"*" and flags & need == need
+                                   for pattern, flags in self.patterns)
+
     def key_allowed(self, key: bytes, need: int) -> bool:
         if self.allkeys:
             return True
@@ -369,6 +375,13 @@ class User:
         self.passwords = list(other.passwords)
         self.selectors = other.selectors
         self.unrestricted = _unrestricted(other.selectors)
+
+    def full_key_access(self, cmd, argv: list, need: int = READ) -> bool:
+        """ACLUserCheckCmdWithUnrestrictedKeyAccess: one selector allows the command
+        and every key (SORT's BY and GET read keys named by patterns)."""
+        cache: dict = {}
+        return any(s.check(cmd, argv, cache)[0] == OK and s.unrestricted_keys(need)
+                   for s in self.selectors)
 
     def refresh(self) -> None:
         """Recompute the no-check flag of a user not yet visible to any connection."""

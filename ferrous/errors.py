@@ -440,3 +440,7 @@ MIGRATE_IOERR = "IOERR error or timeout %s to target instance"
 
 # -- cluster group and LOLWUT (commands/cluster.py, commands/lolwut.py) -------------------
 CLUSTER_DISABLED = "ERR This instance has cluster support disabled"
+
+# -- SORT with ACL (commands/sort.py) -------------------------------------------------------
+SORT_BY_ACL_DENIED = "ERR BY option of SORT denied due to insufficient ACL permissions."
+SORT_GET_ACL_DENIED = "ERR GET option of SORT denied due to insufficient ACL permissions."

@@ -17,7 +17,7 @@ from functools import cmp_to_key
 
 from ferrous import errors
 from ferrous.commands.args import parse_int
-from ferrous.commands.registry import LOCK_ALL, command
+from ferrous.commands.registry import LOCK_ALL, command, lookup
 from ferrous.errors import CommandError
 from ferrous.server.blocking import signal_key_ready
 from ferrous.server.notify import NOTIFY_GENERIC, NOTIFY_LIST, notify
@@ -75,7 +75,8 @@ def _sort_ro_getkeys(argv: list) -> list:
 
 
 # -- option parsing -----------------------------------------------------------------------
-def _parse_options(argv: list, readonly: bool) -> _SortOptions:
+def _parse_options(argv: list, readonly: bool, full_key_access=lambda: True) -> _SortOptions:
+    """`full_key_access()`: may the user read any key (BY/GET patterns name keys)."""
     opts = _SortOptions()
     j = 2
     while j < len(argv):
@@ -100,8 +101,12 @@ def _parse_options(argv: list, readonly: bool) -> _SortOptions:
             # Like Redis, a later BY with a '*' does not undo it.
             if b"*" not in _c_string(opts.by):
                 opts.dontsort = True
+            elif not full_key_access():
+                raise CommandError(errors.SORT_BY_ACL_DENIED)
             j += 1
         elif word == b"get" and left >= 1:
+            if not full_key_access():
+                raise CommandError(errors.SORT_GET_ACL_DENIED)
             opts.gets.append(argv[j + 1])
             j += 1
         else:
@@ -269,8 +274,15 @@ def _in_script(ctx) -> bool:
     return getattr(ctx, "in_script", False)
 
 
+def _full_key_access(ctx, argv: list) -> bool:
+    user = getattr(ctx.conn, "acl_user", None)
+    if user is None or user.unrestricted:       # no user (the primary's link) or +@all ~* &*
+        return True
+    return user.full_key_access(lookup(argv), argv)     # SORT or SORT_RO, also from a script
+
+
 def _generic_sort(ctx, argv: list, readonly: bool):
-    opts = _parse_options(argv, readonly)
+    opts = _parse_options(argv, readonly, lambda: _full_key_access(ctx, argv))
     value = ctx.read(argv[1])
     if value is None:
         value = ListValue()

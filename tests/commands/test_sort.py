@@ -332,3 +332,35 @@ def test_store_serves_blocked_client(r, server):
         assert r.lrange("dst", 0, -1) == [b"2"]
     finally:
         waiter.close()
+
+
+def test_by_and_get_patterns_need_access_to_every_key(r, server):
+    # sortCommandGeneric: a BY pattern with '*' and any GET read keys the patterns
+    # name, so they need a selector with the command and %R~* (or ~*).
+    r.set("v1", 1)
+    r.lpush("mylist", 1)
+    user = redis.Redis(port=server.port, protocol=r.get_connection_kwargs().get("protocol", 2))
+    by_denied = "BY option of SORT denied due to insufficient ACL permissions."
+    get_denied = "GET option of SORT denied due to insufficient ACL permissions."
+    try:
+        for rules in (["~mylist"], ["~mylist", "~v*"], ["~mylist", "%W~*"]):
+            r.execute_command("ACL", "SETUSER", "sorter", "reset", "on", ">pw", "+sort", "+sort_ro",
+                              *rules)
+            user.auth("pw", "sorter")
+            with pytest.raises(redis.ResponseError, match=f"^{by_denied}$"):
+                user.sort("mylist", by="v*")
+            with pytest.raises(redis.ResponseError, match=f"^{get_denied}$"):
+                user.sort("mylist", get="v*")
+            with pytest.raises(redis.ResponseError, match=f"^{get_denied}$"):
+                user.execute_command("SORT_RO", "mylist", "GET", "#")
+            assert user.sort("mylist", by="nosort") == [b"1"]       # a constant BY reads nothing
+        r.execute_command("ACL", "SETUSER", "sorter", "reset", "on", ">pw", "+sort", "~mylist", "%R~*")
+        user.auth("pw", "sorter")
+        assert user.sort("mylist", by="v*", get=["#", "v*"]) == [b"1", b"1"]
+        r.execute_command("ACL", "SETUSER", "sorter", "reset", "on", ">pw", "+sort", "~mylist",
+                          "(+sort ~*)")
+        user.auth("pw", "sorter")
+        assert user.sort("mylist", by="v*") == [b"1"]
+    finally:
+        user.close()
+        r.acl_deluser("sorter")
