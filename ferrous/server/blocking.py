@@ -255,7 +255,10 @@ def signal_db_keys_ready(ctx, db: int) -> None:
     with registry.lock:
         waited = [entry for entry in registry.by_key if entry[0] == db]
     for entry in waited:
-        if database.lookup(entry[1]) is not None:
+        # dictFind, not a lookup: an expired key is still signalled, and the served
+        # client's own lookup expires it (its DEL follows the SWAPDB, as in Redis).
+        key = entry[1]
+        if key in database.data[hash(key) & database.mask]:
             ctx.ready_keys[entry] = None
 
 

@@ -6,6 +6,7 @@ it that way: `assert_replication_stream`)."""
 from __future__ import annotations
 
 import socket
+import threading
 import time
 
 import pytest
@@ -60,7 +61,7 @@ class StreamReader:
 
 @pytest.fixture(params=KINDS)
 def primary(request):
-    proc = ServerProcess(request.param)
+    proc = ServerProcess(request.param, ["--enable-debug-command", "yes"])
     yield proc
     proc.stop()
 
@@ -84,5 +85,96 @@ def test_a_new_replica_reads_the_first_write_before_any_ping(primary):
         assert reader.command() == [b"SET", b"k", b"v"]
         assert reader.command() == [b"DEL", b"k"]
     finally:
+        reader.sock.close()
+        client.close()
+
+
+def _commands_until_marker(reader: StreamReader) -> list:
+    """The stream up to the SET of b"marker", PINGs left out."""
+    seen = []
+    while True:
+        argv = reader.command()
+        if argv == [b"PING"]:
+            continue
+        seen.append(argv)
+        if argv[:2] == [b"SET", b"marker"]:
+            return seen
+
+
+def _blocked_brpop(port: int, db: int, timeout: float) -> threading.Thread:
+    def run():
+        client = redis.Redis(port=port, db=db, socket_timeout=20)
+        client.brpop("k", timeout)
+        client.close()
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def _wait_blocked(client, count: int) -> None:
+    deadline = time.monotonic() + 10
+    while client.info("clients")["blocked_clients"] < count:
+        assert time.monotonic() < deadline, "client did not block"
+        time.sleep(0.01)
+
+
+def test_swapdb_bringing_an_expired_key_to_a_blocked_client_propagates_its_del_after(primary):
+    # Redis's list.tcl "SWAPDB wants to wake blocked client, but the key already
+    # expired": the served client's lookup expires the key after the SWAPDB.
+    client = redis.Redis(port=primary.port, db=9)
+    _away_from_a_ping_second(client)
+    reader = StreamReader(primary.port)
+    try:
+        reader.sync()
+        client.flushall()
+        client.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "0")
+        other = redis.Redis(port=primary.port, db=1)
+        other.rpush("k", "hello")
+        other.pexpire("k", 100)
+        waiter = _blocked_brpop(primary.port, 9, 2)
+        _wait_blocked(client, 1)
+        time.sleep(0.12)                  # k has expired in db 1 (nothing deletes it)
+        client.swapdb(1, 9)
+        blocked = [c["id"] for c in client.client_list() if "b" in c["flags"]]
+        assert len(blocked) == 1          # still waiting: the key it was handed is gone
+        client.client_unblock(blocked[0])
+        waiter.join(10)
+        client.set("marker", 1)
+        stream = _commands_until_marker(reader)
+        assert [argv[0] for argv in stream] == [
+            b"SELECT", b"FLUSHALL", b"SELECT", b"RPUSH", b"PEXPIREAT", b"SELECT", b"SWAPDB",
+            b"DEL", b"SET"]
+        assert stream[5:8] == [[b"SELECT", b"9"], [b"SWAPDB", b"1", b"9"], [b"DEL", b"k"]]
+    finally:
+        client.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "1")
+        reader.sock.close()
+        client.close()
+
+
+def test_exec_waking_a_client_on_an_expired_key_propagates_its_del_after_exec(primary):
+    client = redis.Redis(port=primary.port, db=9)
+    _away_from_a_ping_second(client)
+    reader = StreamReader(primary.port)
+    try:
+        reader.sync()
+        client.flushall()
+        client.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "0")
+        waiter = _blocked_brpop(primary.port, 9, 0)
+        _wait_blocked(client, 1)
+        pipe = client.pipeline(transaction=True)
+        pipe.rpush("k", "hello")
+        pipe.pexpire("k", 100)
+        pipe.execute_command("DEBUG", "SLEEP", "0.2")
+        pipe.execute()
+        blocked = [c["id"] for c in client.client_list() if "b" in c["flags"]]
+        assert len(blocked) == 1
+        client.client_unblock(blocked[0])
+        waiter.join(10)
+        client.set("marker", 1)
+        stream = _commands_until_marker(reader)
+        assert [argv[0] for argv in stream] == [
+            b"SELECT", b"FLUSHALL", b"MULTI", b"RPUSH", b"PEXPIREAT", b"EXEC", b"DEL", b"SET"]
+    finally:
+        client.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "1")
         reader.sock.close()
         client.close()
