@@ -1,9 +1,7 @@
 """CLIENT and its sub-commands (networking.c clientCommand).
 
-Not registered yet: PAUSE/UNPAUSE (need commands parked in dispatch while paused),
-TRACKING (client-side caching). Because tracking
-can never be on, CACHING, GETREDIR and TRACKINGINFO reply as Redis does for a client
-without tracking.
+TRACKING, CACHING, GETREDIR and TRACKINGINFO parse and report here; the tracking
+table and the invalidation messages live in server/tracking.py.
 """
 from __future__ import annotations
 
@@ -11,11 +9,13 @@ import time
 
 from ferrous import errors
 from ferrous.commands.args import is_int, parse_int
-from ferrous.commands.connection import check_client_name, is_subscribed, pubsub_counts
+from ferrous.commands.connection import check_client_name, is_subscribed, on_reset, pubsub_counts
 from ferrous.commands.registry import command, container
 from ferrous.errors import CommandError
 from ferrous.protocol import RespSet, Simple, Verbatim
-from ferrous.server import blocking
+from ferrous.protocol.parser import _batch_size as batch_size
+from ferrous.protocol.types import Raw
+from ferrous.server import blocking, tracking
 
 # Redis gives a container only @slow, not its group's category.
 container("client", arity=-2, group="connection", acl="-@connection")
@@ -108,6 +108,15 @@ def _flag_letters(conn) -> str:
         letters.add("c")
     if conn.no_evict:
         letters.add("e")
+    if getattr(conn, "is_unix", False):
+        letters.add("U")
+    state = conn.tracking
+    if state is not None:
+        letters.add("t")
+        if state.broken_redir:
+            letters.add("R")
+        if state.bcast:
+            letters.add("B")
     return "".join(ch for ch in FLAG_ORDER if ch in letters) or "N"
 
 
@@ -123,12 +132,27 @@ def _multi_mem(queue) -> int:
     return sum(sum(map(len, argv)) + 8 * len(argv) for argv in map(_queued_argv, list(queue)))
 
 
+# The usable size of a client's query buffer once a read made room for PROTO_IOBUF_LEN
+# (jemalloc's 20480-byte class less the sds header), as CLIENT LIST shows it.
+QUERY_BUFFER_ALLOC = 20474
+
+
+def _query_buffer(ctx, conn) -> tuple[int, int]:
+    """qbuf and qbuf-free: the running client's query buffer still holds the requests
+    of its current read (trimmed only after they all ran), plus any unparsed bytes."""
+    qbuf = max(0, conn.parser.pending_bytes())
+    if conn is not ctx.conn or not ctx.requests:
+        return qbuf, 0
+    qbuf += max(0, batch_size(ctx.requests))
+    return qbuf, max(0, QUERY_BUFFER_ALLOC - qbuf)
+
+
 def client_info(ctx, conn, now: float) -> str:
     """One CLIENT LIST line, with Redis 7.0's fields in its order. Memory figures are
     estimates from what the Connection knows."""
     channels, patterns, shard_channels = pubsub_counts(conn)
     multi = conn.multi
-    qbuf = max(0, conn.parser.pending_bytes())
+    qbuf, qbuf_free = _query_buffer(ctx, conn)
     argv_mem = sum(map(len, ctx.argv)) if conn is ctx.conn else 0
     multi_mem = _multi_mem(multi)
     pending = len(conn.out)
@@ -142,11 +166,16 @@ def client_info(ctx, conn, now: float) -> str:
         f"name={name} age={int(now - conn.created)} idle={int(now - conn.last_interaction)} "
         f"flags={_flag_letters(conn)} db={conn.db} sub={channels} psub={patterns} "
         f"ssub={shard_channels} multi={-1 if multi is None else len(multi)} qbuf={qbuf} "
-        f"qbuf-free=0 argv-mem={argv_mem} multi-mem={multi_mem} rbs={REPLY_BUFFER} "
+        f"qbuf-free={qbuf_free} argv-mem={argv_mem} multi-mem={multi_mem} rbs={REPLY_BUFFER} "
         f"rbp={REPLY_BUFFER} obl={obl} oll={oll} omem={omem} tot-mem={tot_mem} "
         f"events={'rw' if conn.write_registered else 'r'} cmd={conn.last_command} "
-        f"user={conn.user} redir=-1 resp={conn.resp}"
+        f"user={conn.user} redir={_redirection(conn)} resp={conn.resp}"
     )
+
+
+def _redirection(conn) -> int:
+    state = conn.tracking
+    return state.redirect if state is not None else -1
 
 
 def _client_lines(ctx, clients) -> Verbatim:
@@ -375,20 +404,146 @@ def client_reply(ctx, argv):
     return None
 
 
-@command("client|getredir", arity=2, flags="noscript loading stale")
-def client_getredir(ctx, argv):
-    return -1  # the redirection target only exists while tracking, never on here
+@command("client|tracking", arity=-3, flags="noscript loading stale")
+def client_tracking(ctx, argv):
+    """CLIENT TRACKING ON|OFF [REDIRECT id] [BCAST] [PREFIX p ...] [OPTIN] [OPTOUT] [NOLOOP]."""
+    options = _parse_tracking_options(ctx, argv)
+    conn = ctx.conn
+    mode = argv[2].lower()
+    if mode == b"off":
+        tracking.disable(ctx.server, conn)
+        return "OK"
+    if mode != b"on":
+        raise CommandError(errors.SYNTAX_ERR)
+    _check_tracking_modes(conn.tracking, options)
+    overlap = None
+    if options.bcast:
+        overlap = _prefix_overlap(conn.tracking, options.prefixes)
+        if overlap is not None and overlap[1] == 0:
+            raise CommandError(overlap[0])
+    ctx.server.tracking.enable(conn, options.redirect, options.bcast, options.optin,
+                               options.optout, options.noloop, options.prefixes)
+    if overlap is not None:
+        # checkPrefixCollisionsOrReply reports an overlap found past the first prefix
+        # and still lets tracking go on: Redis sends the error and then +OK.
+        return Raw(b"-%s\r\n+OK\r\n" % overlap[0].encode("utf-8", "surrogateescape"))
+    return "OK"
 
 
-@command("client|trackinginfo", arity=2, flags="noscript loading stale")
-def client_trackinginfo(ctx, argv):
-    return {b"flags": RespSet([b"off"]), b"redirect": -1, b"prefixes": []}
+class TrackingOptions:
+    def __init__(self):
+        self.redirect = 0
+        self.bcast = self.optin = self.optout = self.noloop = False
+        self.prefixes: list = []
+
+
+def _parse_tracking_options(ctx, argv: list) -> TrackingOptions:
+    options = TrackingOptions()
+    j = 3
+    while j < len(argv):
+        option = argv[j].lower()
+        more = j + 1 < len(argv)
+        if option == b"redirect" and more:
+            j += 1
+            if options.redirect != 0:
+                raise CommandError(errors.TRACKING_SINGLE_REDIRECT)
+            options.redirect = parse_int(argv[j])
+            # The target must exist now, even if it may go away later.
+            if options.redirect not in ctx.server.clients:
+                raise CommandError(errors.TRACKING_NO_SUCH_REDIRECT)
+        elif option == b"bcast":
+            options.bcast = True
+        elif option == b"optin":
+            options.optin = True
+        elif option == b"optout":
+            options.optout = True
+        elif option == b"noloop":
+            options.noloop = True
+        elif option == b"prefix" and more:
+            j += 1
+            options.prefixes.append(argv[j])
+        else:
+            raise CommandError(errors.SYNTAX_ERR)
+        j += 1
+    return options
+
+
+def _check_tracking_modes(state, options: TrackingOptions) -> None:
+    """The option combinations CLIENT TRACKING ON refuses, in Redis's order."""
+    if options.prefixes and not options.bcast:
+        raise CommandError(errors.TRACKING_PREFIX_NEEDS_BCAST)
+    if state is not None and state.bcast != options.bcast:
+        raise CommandError(errors.TRACKING_SWITCH_BCAST)
+    if options.bcast and (options.optin or options.optout):
+        raise CommandError(errors.TRACKING_OPTIN_OPTOUT_BCAST)
+    if options.optin and options.optout:
+        raise CommandError(errors.TRACKING_OPTIN_AND_OPTOUT)
+    if state is not None and ((options.optin and state.optout) or (options.optout and state.optin)):
+        raise CommandError(errors.TRACKING_SWITCH_OPTIN_OPTOUT)
+
+
+def _prefix_overlap(state, prefixes: list):
+    """checkPrefixCollisionsOrReply: None, or (error text, index of the prefix) for
+    the first prefix that overlaps an existing one or a later given one."""
+    existing = sorted(state.prefixes) if state is not None else []
+    for i, prefix in enumerate(prefixes):
+        for old in existing:
+            if _overlaps(old, prefix):
+                return errors.TRACKING_PREFIX_OVERLAPS_EXISTING % (_c_text(prefix), _c_text(old)), 0
+        for other in prefixes[i + 1:]:
+            if _overlaps(prefix, other):
+                return errors.TRACKING_PREFIX_OVERLAPS_GIVEN % (_c_text(prefix), _c_text(other)), i
+    return None
+
+
+def _overlaps(a: bytes, b: bytes) -> bool:
+    """stringCheckPrefix: one is a prefix of the other."""
+    n = min(len(a), len(b))
+    return a[:n] == b[:n]
+
+
+def _c_text(data: bytes) -> str:
+    """What %s prints of a binary string: up to its first NUL."""
+    return data.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
 
 
 @command("client|caching", arity=3, flags="noscript loading stale")
 def client_caching(ctx, argv):
+    state = ctx.conn.tracking
     # Redis checks tracking mode before looking at the argument.
-    raise CommandError(errors.CLIENT_CACHING_NO_TRACKING)
+    if state is None:
+        raise CommandError(errors.CLIENT_CACHING_NO_TRACKING)
+    answer = argv[2].lower()
+    if answer == b"yes":
+        if not state.optin:
+            raise CommandError(errors.CACHING_YES_NEEDS_OPTIN)
+    elif answer == b"no":
+        if not state.optout:
+            raise CommandError(errors.CACHING_NO_NEEDS_OPTOUT)
+    else:
+        raise CommandError(errors.SYNTAX_ERR)
+    state.caching = True    # for the next command only (tracking.after_command)
+    return "OK"
+
+
+@command("client|getredir", arity=2, flags="noscript loading stale")
+def client_getredir(ctx, argv):
+    state = ctx.conn.tracking
+    return state.redirect if state is not None else -1
+
+
+@command("client|trackinginfo", arity=2, flags="noscript loading stale")
+def client_trackinginfo(ctx, argv):
+    state = ctx.conn.tracking
+    if state is None:
+        return {b"flags": RespSet([b"off"]), b"redirect": -1, b"prefixes": []}
+    return {b"flags": RespSet(state.flag_names()), b"redirect": state.redirect,
+            b"prefixes": sorted(state.prefixes)}
+
+
+@on_reset
+def _reset_tracking(ctx, conn):
+    tracking.disable(ctx.server, conn)
 
 
 @command("client|help", arity=2, flags="loading stale")

@@ -187,11 +187,13 @@ def getex(ctx, argv):
             ctx.rewrite_propagation([b"DEL", key])
         else:
             ctx.db.set_expire(key, when)
+            ctx.db.touch(key)       # signalModifiedKey: WATCH, CLIENT TRACKING
             notify(ctx, NOTIFY_GENERIC, "expire", key)
             ctx.rewrite_propagation([b"PEXPIREAT", key, b"%d" % when])
         ctx.dirty += 1
     elif b"PERSIST" in flags and ctx.db.persist(key):
         ctx.dirty += 1
+        ctx.db.touch(key)
         notify(ctx, NOTIFY_GENERIC, "persist", key)
         ctx.rewrite_propagation([b"PERSIST", key])
     return value

@@ -57,6 +57,9 @@ class Cron:
             hz = self.server.config.hz
             tick = 1.0 / hz
             started = time.monotonic()
+            if getattr(self.server, "cron_paused", False):     # DEBUG PAUSE-CRON 1
+                self.stop_event.wait(tick)
+                continue
             # DEBUG SET-ACTIVE-EXPIRE; CLIENT PAUSE holds the dataset still (activeExpireCycle)
             if getattr(self.server, "active_expire_enabled", True) and not _paused(self.server):
                 self.active_expire_cycle(tick * SLOW_TIME_PERC / 100)

@@ -217,7 +217,8 @@ def unblock(ctx, client_id: int, error: bool) -> bool:
     registry = getattr(ctx.server, "blocking_registry", None)
     if registry is None:
         return False
-    return registry.cancel(client_id, ErrorReply(errors.UNBLOCKED_BY_CLIENT) if error else None, ctx)
+    return registry.cancel(client_id, ErrorReply(errors.UNBLOCKED_BY_CLIENT) if error else None, ctx,
+                           failed=True)
 
 
 def resume(server, client_id: int, reply) -> bool:
@@ -482,6 +483,8 @@ class Registry:
             _unlock(locks, waiter.cmd.is_write)
         if reply is not NOT_READY:      # usec and slow log when served (introspection.py)
             ctx.server.watch.served_call(ctx, waiter, elapsed)
+            if type(reply) is ErrorReply:   # updateStatsOnUnblock's had_errors (NOGROUP ...)
+                _count_failed(ctx, waiter)
         self._settle(ctx, waiter, reply)
         return go_on
 
@@ -499,12 +502,15 @@ class Registry:
             self._finish(ctx, waiter, reply)
 
     # -- ending a block from outside ---------------------------------------------
-    def cancel(self, client_id: int, reply, ctx) -> bool:
-        """Unblock a client with reply (None: its timeout reply)."""
+    def cancel(self, client_id: int, reply, ctx, failed: bool = False) -> bool:
+        """Unblock a client with reply (None: its timeout reply). failed: count a
+        failed call, as CLIENT UNBLOCK does in either mode (updateStatsOnUnblock)."""
         with self.lock:
             waiter = self.by_client.get(client_id)
             if waiter is None or waiter.state == DONE:
                 return False
+            if failed:
+                _count_failed(ctx, waiter)
             if reply is None:
                 reply = _timeout_reply(waiter)
             if waiter.state != WAITING:
@@ -516,10 +522,14 @@ class Registry:
         return True
 
     def cancel_all(self, reply) -> None:
-        """Every blocked client gets reply, then its connection closes."""
+        """Every blocked client gets reply, then its connection closes; clients
+        postponed by a pause stay (disconnectAllBlockedClients skips BLOCKED_POSTPONE)."""
+        from ferrous.server.introspection import is_postponed
         removed = []
         with self.lock:
             for waiter in list(self.by_client.values()):
+                if is_postponed(waiter):
+                    continue    # a paused client's command runs afresh when the pause ends
                 waiter.rest, waiter.error = [], None
                 waiter.conn.close_after_reply = True
                 if waiter.state == WAITING:
@@ -600,6 +610,8 @@ class Registry:
             conn.reply_mode = "on"
         elif conn.reply_mode == "skip_next":
             conn.reply_mode = "skip"
+        if ctx is not None and ctx.tracking_pending:    # its invalidations follow its reply
+            ctx.server.tracking.flush_pending(ctx, conn, out)
         if waiter.rest or waiter.error is not None:
             conn.io.deliver(conn, bytes(out), "more")
             self.server.submit([WorkItem(conn, waiter.rest, waiter.error)])
@@ -659,6 +671,18 @@ def _count_call(ctx, cmd) -> None:
         stats = ctx.command_stats[cmd.name] = CommandStats()
     stats.calls += 1
     ctx.commands_processed += 1
+
+
+def _count_failed(ctx, waiter) -> None:
+    """failed_calls of a blocked command that ended in an error; a client postponed
+    by CLIENT PAUSE is counted when its command really runs."""
+    from ferrous.server.introspection import is_postponed
+    if is_postponed(waiter):
+        return
+    stats = ctx.command_stats.get(waiter.cmd.name)
+    if stats is None:
+        stats = ctx.command_stats[waiter.cmd.name] = CommandStats()
+    stats.failed_calls += 1
 
 
 def _note_error(ctx, text: str) -> None:

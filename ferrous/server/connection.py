@@ -62,13 +62,24 @@ class Connection:
         self.last_interaction = self.created
         self.no_evict = False
         self.blocked = None             # set by the blocking machinery (lists, streams, WAIT)
+        self.tracking = None            # CLIENT TRACKING state while on (server/tracking.py)
         self.net_input = 0
         self.net_output = 0
 
     def addr_text(self) -> str:
-        host, port = self.addr[0], self.addr[1]
-        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        return _endpoint_text(self.addr)
 
     def laddr_text(self) -> str:
-        host, port = self.laddr[0], self.laddr[1]
-        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        return _endpoint_text(self.laddr)
+
+    @property
+    def is_unix(self) -> bool:
+        return not isinstance(self.addr, tuple)
+
+
+def _endpoint_text(addr) -> str:
+    """CLIENT LIST's addr/laddr: host:port, [v6]:port, or a unix socket's path:0."""
+    if not isinstance(addr, tuple):
+        return f"{addr}:0"
+    host, port = addr[0], addr[1]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

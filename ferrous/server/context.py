@@ -28,6 +28,9 @@ class Context:
         self.db = None
         self.command = None
         self.argv = None
+        # The requests of the connection's current read (WorkItem.commands): Redis's
+        # query buffer still holds them while they run (CLIENT LIST qbuf=).
+        self.requests = ()
         # Keys that writes made ready for blocked clients, served after the command
         # (server/blocking.py); an ordered set, empty unless someone is blocked.
         self.ready_keys: dict = {}
@@ -40,6 +43,10 @@ class Context:
         # The MONITOR line of a monitoring client's own command, sent after its reply
         # (server/introspection.py feeds it, dispatch.call appends it).
         self.monitor_echo = None
+        # CLIENT TRACKING messages for the running client, sent after its reply
+        # (server/tracking.py; Redis's tracking_pending_keys).
+        self.tracking_pending: list = []
+        self.tracking_inflight: list = []   # clients whose read this batch remembered
         # Counters private to this worker; INFO adds up every worker's.
         self.commands_processed = 0
         self.keyspace_hits = 0

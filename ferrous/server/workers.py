@@ -15,6 +15,7 @@ from ferrous.server.dispatch import execute
 log = logging.getLogger("ferrous.workers")
 
 _STOP = object()
+_RETIRE = object()     # one worker leaves the pool (CONFIG SET worker-threads)
 
 
 class WorkerPool:
@@ -25,14 +26,40 @@ class WorkerPool:
         self.threads: list[threading.Thread] = []
         is_gil_enabled = getattr(sys, "_is_gil_enabled", None)
         self.gil_enabled = True if is_gil_enabled is None else is_gil_enabled()
-        for i in range(count):
-            self._spawn(i)
+        # CONFIG SET worker-threads resizes the pool (resize()). A retired worker's
+        # context is kept, unused, so INFO's per-worker counters keep their totals,
+        # and is handed to the next worker spawned.
+        self._resize_lock = threading.Lock()
+        self._target = count
+        self._spawned = 0
+        self._spare_contexts: list[Context] = []
+        for _ in range(count):
+            self._spawn()
+        server.config.on_change("worker-threads", self.resize)
 
-    def _spawn(self, index: int) -> None:
-        ctx = Context(self.server)
-        self.contexts.append(ctx)
-        thread = threading.Thread(target=self._run, args=(ctx,), name=f"ferrous-worker-{index}", daemon=True)
+    def _spawn(self) -> threading.Thread:
+        if self._spare_contexts:
+            ctx = self._spare_contexts.pop()
+        else:
+            ctx = Context(self.server)
+            self.contexts.append(ctx)
+        thread = threading.Thread(target=self._run, args=(ctx,), name=f"ferrous-worker-{self._spawned}",
+                                  daemon=True)
+        self._spawned += 1
         self.threads.append(thread)
+        return thread
+
+    def resize(self, count: int) -> None:
+        """Grow the pool at once; shrink it by queueing stop marks, so each retiring
+        worker first finishes what it holds and the queue ahead of the mark."""
+        with self._resize_lock:
+            delta = count - self._target
+            self._target = count
+            if delta > 0:
+                for thread in [self._spawn() for _ in range(delta)]:
+                    thread.start()
+            for _ in range(-delta):
+                self.queue.put(_RETIRE)
 
     def start(self) -> None:
         for thread in self.threads:
@@ -56,9 +83,10 @@ class WorkerPool:
             self.queue.put(items[i:i + size])
 
     def stop(self) -> None:
-        for _ in self.threads:
+        threads = list(self.threads)
+        for _ in threads:
             self.queue.put(_STOP)
-        for thread in self.threads:
+        for thread in threads:
             thread.join(timeout=5)
 
     def _run(self, ctx: Context) -> None:
@@ -66,7 +94,8 @@ class WorkerPool:
         # Supervision: whatever escapes a batch is logged and the worker carries on.
         while True:
             try:
-                self._serve(ctx)
+                if self._serve(ctx) is _RETIRE:
+                    self._retire(ctx)
                 return
             except Exception:
                 log.exception("worker %s failed; carrying on", threading.current_thread().name)
@@ -76,8 +105,8 @@ class WorkerPool:
         get = self.queue.get
         while True:
             batch = get()
-            if batch is _STOP:
-                return
+            if batch is _STOP or batch is _RETIRE:
+                return batch
             replies: dict = {}
             ctx.batch, ctx.batch_replies = batch, replies   # for a busy script (scripting/busy.py)
             for item in batch:
@@ -91,6 +120,14 @@ class WorkerPool:
                 replies.setdefault(conn.io, []).append((conn, data, action))
             for io, batch_replies in replies.items():
                 io.deliver_many(batch_replies)
+            tracking = self.server.tracking     # server/tracking.py, after the batch's replies
+            if tracking.broadcast_pending or ctx.tracking_inflight:
+                tracking.batch_done(ctx)
+
+    def _retire(self, ctx: Context) -> None:
+        with self._resize_lock:
+            self.threads.remove(threading.current_thread())
+            self._spare_contexts.append(ctx)
 
     def run_item(self, ctx: Context, item):
         """Execute one connection's commands; returns (conn, reply bytes, action)."""
@@ -98,11 +135,14 @@ class WorkerPool:
         out = bytearray()
         action = None
         argv = None
+        ctx.requests = item.commands
         try:
             for argv in item.commands:
                 if conn.closed:
                     break
                 execute(ctx, conn, argv, out)
+                if ctx.tracking_pending or conn.tracking is not None:
+                    self.server.tracking.after_command(ctx, conn, out)    # server/tracking.py
                 if ctx.ready_keys:
                     # This write made keys ready that clients are blocked on: serve
                     # them now, before this client's next command, as Redis does

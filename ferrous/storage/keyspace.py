@@ -28,6 +28,17 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+# Set by a running script on its worker thread (commands/scripting.py): keys expire
+# as of the script's start, as keyIsExpired uses scriptTimeSnapshot(), so a script
+# sees one instant (a key it set with PX 1 is still there after DEBUG SLEEP).
+script_time = threading.local()
+
+
+def expiry_now_ms() -> int:
+    frozen = getattr(script_time, "ms", None)
+    return frozen if frozen is not None else int(time.time() * 1000)
+
+
 class KeyspaceEvents:
     """What the keyspace tells the rest of the server; each hook may be replaced.
 
@@ -43,11 +54,14 @@ class KeyspaceEvents:
         # key of db (FLUSHDB, SWAPDB). Installed only while XREADGROUP clients are blocked
         # (server/blocking.py: signalDeletedKeyAsReady).
         self.on_removed = None
+        # (db, key, by_client) -> None: CLIENT TRACKING invalidation (server/tracking.py);
+        # by_client False for expiry. None while no client tracks.
+        self.on_tracked = None
 
 
 class Database:
     __slots__ = ("id", "data", "expires", "mask", "events", "stats", "is_replica", "loading", "scan", "atime",
-                 "_expire_lock", "cow", "expiry_paused", "str_encoding")
+                 "_expire_lock", "cow", "expiry_paused", "str_encoding", "replica_expires")
 
     def __init__(self, db_id: int, nshards: int, events: KeyspaceEvents, stats):
         self.id = db_id
@@ -57,6 +71,9 @@ class Database:
         self.events = events
         self.stats = stats
         self.is_replica = False
+        # Keys a writable replica's own clients gave a TTL (rememberSlaveKeyWithExpire):
+        # the replica expires those itself (replication/primary.py expire_replica_keys).
+        self.replica_expires: set = set()
         self.loading = False    # set while an AOF or RDB loads: keys don't expire then
         # Set during CLIENT PAUSE (server/introspection.py): expired keys read as gone
         # but stay, so the dataset holds still (expireIfNeeded).
@@ -90,7 +107,7 @@ class Database:
         exp = self.expires[idx]
         if exp.when:
             deadline = exp.when.get(key)
-            if deadline is not None and deadline <= now_ms() and self._expire(idx, key):
+            if deadline is not None and deadline <= expiry_now_ms() and self._expire(idx, key):
                 return None
         self.atime[idx][key] = _monotonic()
         if self.cow is not None:
@@ -104,7 +121,7 @@ class Database:
         value = self.data[idx].get(key)
         if value is not None and self.expires[idx].when:
             deadline = self.expires[idx].when.get(key)
-            if deadline is not None and deadline <= now_ms() and self._expire(idx, key):
+            if deadline is not None and deadline <= expiry_now_ms() and self._expire(idx, key):
                 return None
         if self.cow is not None and value is not None:
             self.cow.reached(self, idx, key, value)
@@ -156,6 +173,9 @@ class Database:
         modified = self.events.on_modified
         if modified is not None:
             modified(self, key)
+        tracked = self.events.on_tracked
+        if tracked is not None:
+            tracked(self, key, False)
         return True
 
     # -- writes -----------------------------------------------------------
@@ -169,7 +189,7 @@ class Database:
             # Redis's setKey always follows a lookupKeyWrite: an expired key is
             # deleted first (the "expired" event, expired_keys, a propagated DEL).
             deadline = exp.when.get(key)
-            if deadline is not None and deadline <= now_ms():
+            if deadline is not None and deadline <= expiry_now_ms():
                 self._expire(idx, key)
         added = self.events.on_added
         if added is not None and key not in self.data[idx]:
@@ -188,6 +208,9 @@ class Database:
         modified = self.events.on_modified
         if modified is not None:
             modified(self, key)
+        tracked = self.events.on_tracked
+        if tracked is not None:
+            tracked(self, key, True)
 
     def delete(self, key: bytes) -> bool:
         idx = hash(key) & self.mask
@@ -208,6 +231,9 @@ class Database:
         modified = self.events.on_modified
         if modified is not None:
             modified(self, key)
+        tracked = self.events.on_tracked
+        if tracked is not None:
+            tracked(self, key, True)
         return True
 
     def touch(self, key: bytes) -> None:
@@ -215,6 +241,9 @@ class Database:
         modified = self.events.on_modified
         if modified is not None:
             modified(self, key)
+        tracked = self.events.on_tracked
+        if tracked is not None:
+            tracked(self, key, True)
 
     def mark_raw(self, key: bytes, value: bytes) -> None:
         """key's string value was edited in place: Redis now reports it "raw" (the
@@ -247,6 +276,8 @@ class Database:
         if self.cow is not None:
             self.cow.writing(self, idx, key)
         self.expires[idx].set(key, when_ms)
+        if self.is_replica and not self.loading and not getattr(primary_stream, "applying", False):
+            self.replica_expires.add(key)
 
     def persist(self, key: bytes) -> bool:
         idx = hash(key) & self.mask
