@@ -151,7 +151,7 @@ COMMAND_MODULES = [
     "connection", "client", "strings", "keys", "server", "introspection", "acl",
     "lists", "hashes", "sets", "zsets", "bitmaps", "hyperloglog", "geo", "sort",
     "streams", "pubsub", "transactions", "scripting", "replication", "persistence", "aof",
-    "module", "migrate", "cluster", "lolwut",
+    "module", "migrate", "cluster", "lolwut", "debug",
 ]
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 
 from ferrous.protocol.types import (
-    BigNumber, ErrorReply, NULL_ARRAY, Push, Raw, RespSet, Simple, Verbatim,
+    Attribute, BigNumber, ErrorReply, NULL_ARRAY, Push, Raw, RespSet, Simple, Verbatim,
 )
 
 _SMALL_INTS = [b":%d\r\n" % i for i in range(-1, 10001)]
@@ -111,6 +111,13 @@ def encode_into(out: bytearray, value, resp: int) -> None:
         else:
             data = value.text.encode()
             out += b"$%d\r\n%s\r\n" % (len(data), data)
+    elif t is Attribute:
+        if resp == 3:
+            out += b"|%d\r\n" % len(value.attrs)
+            for key, item in value.attrs.items():
+                encode_into(out, key, resp)
+                encode_into(out, item, resp)
+        encode_into(out, value.value, resp)
     elif isinstance(value, (bytes, bytearray, memoryview)):
         data = bytes(value)
         out += b"$%d\r\n%s\r\n" % (len(data), data)

@@ -62,6 +62,15 @@ class BigNumber:
         self.text = text
 
 
+class Attribute:
+    """RESP3 attributes (`|`, a map) ahead of a reply; RESP2 gets the reply alone."""
+    __slots__ = ("attrs", "value")
+
+    def __init__(self, attrs: dict, value):
+        self.attrs = attrs
+        self.value = value
+
+
 class _NullArray:
     """`*-1` in RESP2 (BLPOP timeout, EXEC after WATCH failure); `_` in RESP3."""
     __slots__ = ()
