@@ -34,16 +34,12 @@ def _generic_subscribe(ctx, kind: str, names: list):
     # Outside MULTI the confirmations go straight to the I/O thread while the
     # registry is locked, so they leave before any message published to these
     # channels afterwards (and after the replies already produced in this batch).
-    direct = conn.multi is None and conn.reply_mode == "on"
     with registry.lock:
         for name in names:
             registry.add(kind, conn, name)
             encode_into(out, Push([reply_name, name, count(conn)]), conn.resp)
-        if direct:
-            pending = ctx.out
-            conn.io.deliver(conn, bytes(pending) + bytes(out), "more")
-            pending.clear()
-            return _NO_REPLY
+        if conn.multi is None:
+            return _push_now(ctx, conn, out)
     return Raw(bytes(out))
 
 
@@ -61,7 +57,19 @@ def _generic_unsubscribe(ctx, kind: str, names: list):
         for name in names:
             registry.remove(kind, conn, name)
             encode_into(out, Push([reply_name, name, count(conn)]), conn.resp)
+    if conn.multi is None and conn.reply_mode != "on":
+        return _push_now(ctx, conn, out)
     return Raw(bytes(out))
+
+
+def _push_now(ctx, conn, out: bytearray):
+    """Deliver confirmations now, with the replies already produced in this batch.
+    They are pushes (CLIENT_PUSHING in pubsub.c): CLIENT REPLY OFF/SKIP never
+    silences them, in RESP2 as in RESP3, so they bypass dispatch's reply gate."""
+    pending = ctx.out
+    conn.io.deliver(conn, bytes(pending) + bytes(out), "more")
+    pending.clear()
+    return _NO_REPLY
 
 
 @command("subscribe", arity=-2, flags="pubsub noscript loading stale", group="pubsub")
@@ -96,13 +104,13 @@ def sunsubscribe(ctx, argv):
     return _generic_unsubscribe(ctx, SHARD, argv[1:])
 
 
-@command("publish", arity=3, flags="pubsub loading stale fast", group="pubsub")
+@command("publish", arity=3, flags="pubsub loading stale fast may_replicate", group="pubsub")
 def publish(ctx, argv):
     _propagate_to_replicas(ctx, argv)
     return ctx.server.pubsub.publish(argv[1], argv[2])
 
 
-@command("spublish", arity=3, flags="pubsub loading stale fast", keys=(1, 1, 1), group="pubsub",
+@command("spublish", arity=3, flags="pubsub loading stale fast may_replicate", keys=(1, 1, 1), group="pubsub",
          lock=LOCK_NONE)
 def spublish(ctx, argv):
     _propagate_to_replicas(ctx, argv)

@@ -19,6 +19,7 @@ from ferrous.protocol.types import RespSet, Simple
 from ferrous.scripting import runner
 from ferrous.scripting.state import state
 from ferrous.storage.glob import glob_match
+from ferrous.storage.keyspace import now_ms, script_time
 
 _SCRIPT_FLAGS = "noscript stale skip_monitor no_mandatory_keys"
 
@@ -57,9 +58,15 @@ def _run(ctx, engine, name: str, function, numkeys: int, is_eval: bool, read_onl
     run.deny_oom = not allow_oom and _over_maxmemory(ctx)   # server.pre_command_oom_state
     deny_blocking = getattr(ctx, "deny_blocking", False)
     ctx.deny_blocking = True        # blocking commands answer at once inside scripts
+    frozen = getattr(script_time, "ms", None)
+    script_time.ms = now_ms()       # scriptTimeSnapshot: keys expire as of the start
+    in_script = getattr(ctx, "in_script", False)
+    ctx.in_script = True            # CLIENT_SCRIPT for the inner commands (SORT reads it)
     try:
         ok, value = _call_engine(engine, run, function, keys, args)
     finally:
+        ctx.in_script = in_script
+        script_time.ms = frozen
         run.finish()
         ctx.deny_blocking = deny_blocking
         ctx.conn, ctx.command, ctx.argv, ctx.out = conn, command, argv, out
@@ -116,6 +123,8 @@ def _check_flags(ctx, flags: set, compat: bool, read_only_command: bool) -> bool
             raise CommandError(disk_error)
         if read_only_command:
             raise CommandError(errors.SCRIPT_WRITE_FLAG_RO)
+        if runner.not_enough_good_replicas(ctx.server):
+            raise CommandError(errors.NOREPLICAS)
         return False
     return True
 
@@ -142,12 +151,14 @@ def _eval_generic(ctx, argv: list, by_sha: bool, read_only: bool):
                 allow_oom=not script.compat and "allow-oom" in script.flags)
 
 
-@command("eval", arity=-3, flags=_SCRIPT_FLAGS, getkeys=_numkeys_keys, lock=LOCK_ALL, group="scripting")
+@command("eval", arity=-3, flags=_SCRIPT_FLAGS + " may_replicate", getkeys=_numkeys_keys, lock=LOCK_ALL,
+         group="scripting")
 def eval_(ctx, argv):
     return _eval_generic(ctx, argv, by_sha=False, read_only=False)
 
 
-@command("evalsha", arity=-3, flags=_SCRIPT_FLAGS, getkeys=_numkeys_keys, lock=LOCK_ALL, group="scripting")
+@command("evalsha", arity=-3, flags=_SCRIPT_FLAGS + " may_replicate", getkeys=_numkeys_keys, lock=LOCK_ALL,
+         group="scripting")
 def evalsha(ctx, argv):
     return _eval_generic(ctx, argv, by_sha=True, read_only=False)
 
@@ -166,7 +177,7 @@ def evalsha_ro(ctx, argv):
 
 def _fcall_generic(ctx, argv: list, read_only: bool):
     scripting = state(ctx.server)
-    function = scripting.functions.get(argv[1])
+    function = scripting.functions.get(argv[1].lower())
     if function is None:
         raise CommandError("ERR Function not found")
     numkeys = _numkeys(argv, "ERR Bad number of keys provided")
@@ -176,7 +187,8 @@ def _fcall_generic(ctx, argv: list, read_only: bool):
                 numkeys, False, read_only, allow_oom="allow-oom" in function.flags)
 
 
-@command("fcall", arity=-3, flags=_SCRIPT_FLAGS, getkeys=_numkeys_keys, lock=LOCK_ALL, group="scripting")
+@command("fcall", arity=-3, flags=_SCRIPT_FLAGS + " may_replicate", getkeys=_numkeys_keys, lock=LOCK_ALL,
+         group="scripting")
 def fcall(ctx, argv):
     return _fcall_generic(ctx, argv, read_only=False)
 
@@ -341,6 +353,8 @@ def function_delete(ctx, argv):
 
 @command("function|flush", arity=-2, flags="write noscript", lock=LOCK_ALL)
 def function_flush(ctx, argv):
+    if len(argv) > 3:   # functionFlushCommand checks argc first (SCRIPT FLUSH does not)
+        raise CommandError(errors.SUBCOMMAND_SYNTAX % (argv[1].decode("utf-8", "surrogateescape"), "FUNCTION"))
     _flush_mode(argv, errors.FUNCTION_FLUSH_OPTION)
     state(ctx.server).flush_functions()
     ctx.dirty += 1

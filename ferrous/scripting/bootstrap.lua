@@ -8,6 +8,7 @@ local dbg = debug
 local raw_error, raw_type, raw_tostring, raw_select = error, type, tostring, select
 local raw_pcall, raw_xpcall, raw_unpack, raw_setmetatable = pcall, xpcall, unpack, setmetatable
 local raw_loadstring, raw_setfenv, raw_tonumber = loadstring, setfenv, tonumber
+local raw_dump = string.dump
 local INTERNAL = '=redis_internal'
 -- Python callables become real C functions (type 'function', and a tail call to
 -- one keeps the script's frame for error positions, as Redis's C functions do).
@@ -55,6 +56,23 @@ for _, name in ipairs({'call', 'pcall', 'sha1hex', 'error_reply', 'status_reply'
     redis[name] = as_function(bridge[name])
 end
 
+-- redis.call/pcall take as many arguments as `unpack` can give (up to ~8000), but
+-- lupa's C wrapper refuses a call whose arguments nearly fill Lua's C stack limit
+-- (LUAI_MAXCSTACK): past that, the arguments travel packed in one table. These are
+-- Lua functions, so scripts are compiled without tail calls (scripting/bytecode.py)
+-- to keep the script's frame for error positions.
+local MANY_ARGUMENTS = 7900
+for _, name in ipairs({'call', 'pcall'}) do
+    local direct, packed = redis[name], as_function(bridge[name .. '_packed'])
+    redis[name] = function(...)
+        local n = raw_select('#', ...)
+        if n < MANY_ARGUMENTS then
+            return direct(...)
+        end
+        return packed({n = n, ...})
+    end
+end
+
 -- Effects replication is the only mode in 7.0; the debugger is not attached.
 redis.replicate_commands = function() return true end
 redis.breakpoint = function() return false end
@@ -75,7 +93,7 @@ cjson.encode, cjson.decode = as_function(libs.cjson_encode), as_function(libs.cj
 for _, name in ipairs({'encode_keep_buffer', 'encode_max_depth', 'decode_max_depth',
                        'encode_number_precision', 'encode_sparse_array',
                        'encode_invalid_numbers', 'decode_invalid_numbers'}) do
-    cjson[name] = as_function(libs.cjson_config)
+    cjson[name] = as_function(libs['cjson_' .. name])
 end
 cjson._NAME, cjson._VERSION = 'cjson', '2.1.0'
 libs.cjson_set_null(cjson.null)
@@ -199,15 +217,26 @@ api.cmsgpack = readonly(cmsgpack)
 api.redis = readonly(redis)
 
 local env = {}
-local env_meta = {__index = api, __newindex = readonly_error, __metatable = false}
+local env_meta = {__index = api, __newindex = readonly_error}
 raw_setmetatable(env, env_meta)
 api._G = env
 local function missing_global(t, name)
     raw_error("Script attempted to access nonexistent global variable '" .. raw_tostring(name) .. "'", 2)
 end
 raw_setmetatable(api, {__index = missing_global})
+-- getmetatable(_G) shows what Redis's does (a read-only table whose __index is the
+-- error function), never the real one.
+env_meta.__metatable = readonly({__index = missing_global})
 
 protected[env] = true
+
+-- Redis's read-only tables refuse a new metatable with its own message.
+api.setmetatable = function(t, mt)
+    if protected[t] then
+        raw_error('Attempt to modify a readonly table', 0)
+    end
+    return raw_setmetatable(t, mt)
+end
 
 -- rawset would reach past the read-only views (rawset(_G, ...)).
 local raw_rawset = rawset
@@ -218,8 +247,41 @@ api.rawset = function(t, k, v)
     return raw_rawset(t, k, v)
 end
 
+-- luaO_chunkid (Redis builds Lua with LUA_IDSIZE 80) of a chunk name, as the C string ends at a NUL.
+local function chunkid(source)
+    source = source:match('^[^%z]*')
+    local first = source:sub(1, 1)
+    if first == '=' then
+        return source:sub(2, 80)
+    elseif first == '@' then
+        source = source:sub(2)
+        if #source > 72 then
+            return '...' .. source:sub(#source - 71)
+        end
+        return source
+    end
+    local len = #(source:match('^[^\r\n]*'))
+    if len > 63 then len = 63 end
+    if len < #source then
+        return '[string "' .. source:sub(1, len) .. '..."]'
+    end
+    return '[string "' .. source .. '"]'
+end
+
+-- Redis's Lua always uses the text parser (no precompiled chunks): binary code
+-- fails as a syntax error on its first byte (ESC, char(27)).
+local BINARY_SIGNATURE = '\27'
+local function refuse_binary(s, name)
+    if raw_type(s) == 'string' and s:sub(1, 1) == BINARY_SIGNATURE then
+        if raw_type(name) == 'number' then name = raw_tostring(name) end
+        return chunkid(raw_type(name) == 'string' and name or s) .. ":1: unexpected symbol near 'char(27)'"
+    end
+end
+
 -- Code compiled inside a script shares the script's globals.
 api.loadstring = function(s, name)
+    local refused = refuse_binary(s, name)
+    if refused then return nil, refused end
     local f, e = raw_loadstring(s, name)
     if f then raw_setfenv(f, env) end
     return f, e
@@ -263,25 +325,31 @@ api.__redis__err__handler = error_handler
 local py_interrupt = bridge.interrupt
 local kill_hook
 kill_hook = function()
-    local frame = dbg.getinfo(2, 'S')
-    if frame and frame.source == INTERNAL then
-        return      -- never fail inside the runner itself, only in the script
-    end
+    -- Busy bookkeeping on every count, wherever it lands (a loop calling redis.call
+    -- spends much of its time in the internal wrapper).
     local message = py_interrupt()
     if message then
         -- From now on every line fails, so a pcall in the script cannot swallow it.
         dbg.sethook(kill_hook, 'l')
+        local frame = dbg.getinfo(2, 'S')
+        if frame and frame.source == INTERNAL then
+            return      -- never fail inside the runner itself, only in the script
+        end
         raw_error({err = message})
     end
 end
 
 local engine = {}
 
+local untail = as_function(bridge.untail)
+
+-- Compile a script or a library: without tail calls (see redis.call above).
 function engine.compile(body, chunkname)
     local f, e = raw_loadstring(body, chunkname)
     if not f then
         return nil, e
     end
+    f = raw_loadstring(untail(raw_dump(f)), chunkname)
     raw_setfenv(f, env)
     return f
 end
@@ -324,7 +392,10 @@ end
 
 -- Functions: while a library loads, its globals hold only a reduced `redis`
 -- (register_function, log, versions); every other name is an error (function_lua.c).
+local loading = false   -- a FUNCTION LOAD is running (Redis's REGISTRY_LOAD_CTX_NAME is set)
+
 function engine.begin_load(register_function)
+    loading = true
     local load_redis = {register_function = register_function, log = redis.log,
                         LOG_DEBUG = 0, LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3,
                         REDIS_VERSION = redis.REDIS_VERSION, REDIS_VERSION_NUM = redis.REDIS_VERSION_NUM}
@@ -335,6 +406,7 @@ function engine.begin_load(register_function)
 end
 
 function engine.end_load()
+    loading = false
     env_meta.__index = api
 end
 
@@ -422,6 +494,10 @@ engine.raise = raise
 
 function engine.make_register(py_register)
     return function(...)
+        if not loading then
+            -- A register_function kept from a library's load and called by a function.
+            raise('redis.register_function can only be called on FUNCTION LOAD command')
+        end
         local name, callback, flags, description = engine.register_function_args(...)
         local err = py_register(name, callback, flags, description)
         if err then
@@ -431,4 +507,33 @@ function engine.make_register(py_register)
 end
 
 engine.error_table = error_table
+
+-- luaReplyToRedisReply reads a returned table with lua_rawget only: a script's
+-- metatables (__index raising or calling redis) never run while its reply is built.
+local raw_rawget = rawget
+function engine.reply_shape(t)
+    local v = raw_rawget(t, 'err')
+    if raw_type(v) == 'string' then return 'err', v end
+    v = raw_rawget(t, 'ok')
+    if raw_type(v) == 'string' then return 'ok', v end
+    v = raw_rawget(t, 'double')
+    if raw_type(v) == 'number' then return 'double', v end
+    v = raw_rawget(t, 'big_number')
+    if raw_type(v) == 'string' then return 'big_number', v end
+    v = raw_rawget(t, 'verbatim_string')
+    if raw_type(v) == 'table' then
+        local format, text = raw_rawget(v, 'format'), raw_rawget(v, 'string')
+        if raw_type(format) == 'string' and raw_type(text) == 'string' then
+            return 'verbatim', format, text
+        end
+    end
+    v = raw_rawget(t, 'map')
+    if raw_type(v) == 'table' then return 'map', v end
+    v = raw_rawget(t, 'set')
+    if raw_type(v) == 'table' then return 'set', v end
+    local n = 0
+    while raw_rawget(t, n + 1) ~= nil do n = n + 1 end
+    return 'array', n
+end
+engine.rawget = raw_rawget
 return engine

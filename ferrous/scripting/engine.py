@@ -13,6 +13,7 @@ import os
 import threading
 
 from ferrous.scripting import libs
+from ferrous.scripting.bytecode import without_tail_calls
 
 log = logging.getLogger("ferrous.scripting")
 
@@ -80,6 +81,10 @@ def _lua_text(value) -> bytes | None:
     return None
 
 
+def _unpack(table) -> tuple:
+    return tuple(table[i] for i in range(1, int(table[b"n"]) + 1))
+
+
 class Bridge:
     """The Python side of the `redis` table. Each function is a C function to Lua;
     errors are raised as ScriptError carrying Redis's error table."""
@@ -104,6 +109,14 @@ class Bridge:
 
     def pcall(self, *args):
         return self._run("redis.call/pcall").redis_call(args)[1]
+
+    def call_packed(self, table):
+        """redis.call with its arguments in one table {n=count, ...} (too many for
+        a direct call)."""
+        return self.call(*_unpack(table))
+
+    def pcall_packed(self, table):
+        return self.pcall(*_unpack(table))
 
     def sha1hex(self, *args):
         if len(args) != 1:
@@ -153,15 +166,19 @@ class Bridge:
 
     def acl_check_cmd(self, *args):
         from ferrous.scripting.runner import lookup_for_script
-        self._run("redis.acl_check_cmd")
+        run = self._run("redis.acl_check_cmd")
         if not args:
             self.fail("Please specify at least one argument for this redis lib call")
         argv = [_lua_text(a) for a in args]
         if any(a is None for a in argv):
             self.fail("Lua redis lib command arguments must be strings or integers")
-        if lookup_for_script(argv) is None:
+        cmd = lookup_for_script(argv)
+        if cmd is None:
             self.fail("Invalid command passed to redis.acl_check_cmd()")
-        return True
+        # ACLCheckAllUserCommandPerm for the caller's user, without an ACL LOG entry.
+        from ferrous.server import acl
+        user = run.caller.acl_user
+        return user.unrestricted or acl.check_user(user, cmd, argv)[0] == acl.OK
 
     def unwrap(self, error):
         """For the Lua error handler: ('table', t) or ('where', message) or nil."""
@@ -183,7 +200,7 @@ class Bridge:
         PRNG.seed(n)
 
     def functions(self) -> dict:
-        names = ("call", "pcall", "sha1hex", "error_reply", "status_reply", "log", "setresp",
+        names = ("call", "pcall", "call_packed", "pcall_packed", "sha1hex", "error_reply", "status_reply", "log", "setresp",
                  "set_repl", "acl_check_cmd", "unwrap", "interrupt", "random", "randomseed")
         return {name.encode(): getattr(self, name) for name in names}
 
@@ -206,6 +223,7 @@ class LuaEngine:
         if isinstance(chunk, tuple):
             raise RuntimeError("bootstrap.lua: %r" % (chunk[1],))
         spec = self.bridge.functions()
+        spec[b"untail"] = without_tail_calls     # bytecode.py, for engine.compile
         spec.update({b"version": b"7.0.15", b"version_num": 0x07000F,
                      b"libs": self.runtime.table_from(libs.exports(self))})
         spec = self.runtime.table_from(spec)
@@ -215,6 +233,10 @@ class LuaEngine:
         self._set_globals = self.api.set_globals
         self._error_table = self.api.error_table
         self.table_from = self.runtime.table_from
+        self.reply_shape = self.api.reply_shape   # rawget-only view of a returned table
+        self.rawget = self.api.rawget
+        for _ in range(2):          # bootstrap garbage (finalized userdata takes two cycles)
+            self.collect_garbage()
 
     # -- helpers for the bridge and conversions -------------------------------------
     def error_table(self, text: str):
@@ -239,6 +261,8 @@ class LuaEngine:
             self.current = None
         if isinstance(result, tuple) and not result[0]:
             self.collect_garbage()   # a failed script's garbage must not starve the next one
+        elif self.memory_used() > self.gc_mark:
+            self.collect_garbage()   # keep used_memory_lua near the live size, as Redis's
         return result
 
     def set_globals(self, keys: list, argv: list) -> None:
@@ -251,11 +275,16 @@ class LuaEngine:
         if self.memory_used() > self.max_memory // 2:
             self.collect_garbage()
 
+    # Garbage allowed between full collections: Lua's own pacing (pause 200%) would
+    # let the heap reach twice the live size, which the bootstrap makes ~50KB.
+    GC_SLACK = 24 << 10
+
     def collect_garbage(self) -> None:
         try:
             self.api.collect_garbage()
         except Exception:
             pass
+        self.gc_mark = self.memory_used() + self.GC_SLACK
 
     def memory_used(self) -> int:
         return self.runtime.get_memory_used() or 0

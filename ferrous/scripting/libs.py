@@ -414,9 +414,38 @@ def _json_number(n) -> bytes:
     return b"%.14g" % n
 
 
+class JsonConfig:
+    """lua_cjson's json_config_t: one per Lua state, kept across scripts (Redis
+    never resets it), changed by cjson.encode_max_depth() and friends."""
+
+    def __init__(self):
+        self.encode_sparse_convert = False
+        self.encode_sparse_ratio = 2
+        self.encode_sparse_safe = 10
+        self.encode_max_depth = 1000
+        self.decode_max_depth = 1000
+        self.encode_invalid_numbers = 0     # 0 off, 1 on, 2 null
+        self.decode_invalid_numbers = True
+        self.encode_keep_buffer = True
+        self.encode_number_precision = 14
+
+
 class _JsonEncoder:
-    def __init__(self, engine):
+    def __init__(self, engine, config: JsonConfig):
         self.lua_type = engine.lua_type
+        self.config = config
+
+    def number(self, n) -> bytes:
+        """json_append_number: invalid numbers per encode_invalid_numbers."""
+        mode = self.config.encode_invalid_numbers
+        if isinstance(n, float) and (math.isnan(n) or math.isinf(n)):
+            if mode == 0:
+                raise LibError("Cannot serialise number: must not be NaN or Inf")
+            if mode == 2:
+                return b"null"
+            if math.isnan(n):
+                return b"nan"
+        return b"%.*g" % (self.config.encode_number_precision, n)
 
     def encode(self, value, depth: int, out: bytearray) -> None:
         t = type(value)
@@ -425,7 +454,7 @@ class _JsonEncoder:
         elif t is bool:
             out += b"true" if value else b"false"
         elif t in (int, float):
-            out += _json_number(value)
+            out += self.number(value)
         elif value is None:
             out += b"null"
         else:
@@ -438,7 +467,7 @@ class _JsonEncoder:
                 raise LibError("Cannot serialise %s: type not supported" % kind)
 
     def table(self, table, depth: int, out: bytearray) -> None:
-        if depth > 1000:
+        if depth > self.config.encode_max_depth:
             raise LibError("Cannot serialise, excessive nesting (%d)" % depth)
         items = list(table.items())
         length = self.array_length(items)
@@ -464,7 +493,7 @@ class _JsonEncoder:
             if kt is bytes:
                 out += _json_string(key)
             elif kt in (int, float) and kt is not bool:
-                out += b'"' + _json_number(key) + b'"'
+                out += b'"' + self.number(key) + b'"'
             else:
                 raise LibError("Cannot serialise %s: table key must be a number or string"
                                % _typename(key, self.lua_type))
@@ -472,8 +501,7 @@ class _JsonEncoder:
             self.encode(value, depth, out)
         out += b"}"
 
-    @staticmethod
-    def array_length(items) -> int:
+    def array_length(self, items) -> int:
         max_index = count = 0
         for key, _ in items:
             if type(key) in (int, float) and type(key) is not bool and key >= 1 and key == math.floor(key):
@@ -481,8 +509,12 @@ class _JsonEncoder:
                 count += 1
             else:
                 return -1
-        if max_index > count * 2 and max_index > 10:
-            raise LibError("Cannot serialise table: excessively sparse array")
+        config = self.config
+        if config.encode_sparse_ratio > 0 and max_index > count * config.encode_sparse_ratio \
+                and max_index > config.encode_sparse_safe:
+            if not config.encode_sparse_convert:
+                raise LibError("Cannot serialise table: excessively sparse array")
+            return -1
         return max_index
 
 
@@ -532,11 +564,10 @@ class _Token:
 class _JsonDecoder:
     """lua-cjson 2.1.0's decoder: its tokenizer, its strtod numbers, its messages."""
 
-    MAX_DEPTH = 1000
-
-    def __init__(self, engine, null):
+    def __init__(self, engine, null, config: JsonConfig):
         self.engine = engine
         self.null = null
+        self.config = config
 
     def decode(self, data: bytes):
         if len(data) >= 2 and (not data[0] or not data[1]):
@@ -577,13 +608,15 @@ class _JsonDecoder:
         if ch == 0x22:
             return self.string_token()
         if ch == 0x2D or 0x30 <= ch <= 0x39:
+            if not self.config.decode_invalid_numbers and self.invalid_number():
+                return self.error_token("invalid number")
             return self.number_token()
         for word, kind, value in ((b"true", "T_BOOLEAN", True), (b"false", "T_BOOLEAN", False),
                                   (b"null", "T_NULL", None)):
             if data.startswith(word, index):
                 self.ptr += len(word)
                 return _Token(kind, index, value)
-        if self.invalid_number():
+        if self.config.decode_invalid_numbers and self.invalid_number():
             return self.number_token()
         return self.error_token("invalid token")
 
@@ -665,7 +698,7 @@ class _JsonDecoder:
 
     def descend(self, token: _Token) -> None:
         self.depth += 1
-        if self.depth > self.MAX_DEPTH:
+        if self.depth > self.config.decode_max_depth:
             raise LibError("Found too many nested data structures (%d) at character %d"
                            % (self.depth, token.index + 1))
 
@@ -908,6 +941,77 @@ class _MsgPack:
 
 
 # -------------------------------------------------------------------------------------
+# cjson configuration functions (json_cfg_* in lua_cjson.c)
+# -------------------------------------------------------------------------------------
+_INT_MAX = (1 << 31) - 1
+
+
+def _make_cjson_config(config: JsonConfig, lua_type) -> dict:
+    def check_args(args, name: str, most: int) -> None:
+        """json_arg_init: at most `most` arguments."""
+        if len(args) > most:
+            raise _arg_error(most + 1, name, "found too many arguments")
+
+    def integer(args, i: int, name: str, attr: str, low: int, high: int):
+        """json_integer_option"""
+        if i < len(args) and args[i] is not None:
+            value = int(_check_number(args, i, name, lua_type))
+            if not low <= value <= high:
+                # luaL_argcheck(..., 1, ...) in lua_cjson.c names argument #1 whatever i is.
+                raise _arg_error(1, name, "expected integer between %d and %d" % (low, high))
+            setattr(config, attr, value)
+        return getattr(config, attr)
+
+    def enum(args, i: int, name: str, attr: str, options=("off", "on")):
+        """json_enum_option with bool_true 1: booleans, or one of the option names."""
+        if i < len(args) and args[i] is not None:
+            value = args[i]
+            if type(value) is bool:
+                setting = int(value)
+            else:
+                text = value if type(value) is bytes else \
+                    lua_number_text(value) if type(value) in (int, float) else None
+                if text is None:    # luaL_checkoption -> luaL_checkstring
+                    raise _arg_error(i + 1, name, "string expected, got %s" % _typename(value, lua_type))
+                if text.decode("latin-1") not in options:
+                    raise _arg_error(i + 1, name, "invalid option '%s'" % text.decode("latin-1"))
+                setting = options.index(text.decode("latin-1"))
+            setattr(config, attr, setting if len(options) > 2 else bool(setting))
+        setting = int(getattr(config, attr))
+        return bool(setting) if setting in (0, 1) else options[setting].encode()
+
+    def encode_sparse_array(*args):
+        check_args(args, "encode_sparse_array", 3)
+        return (enum(args, 0, "encode_sparse_array", "encode_sparse_convert"),
+                integer(args, 1, "encode_sparse_array", "encode_sparse_ratio", 0, _INT_MAX),
+                integer(args, 2, "encode_sparse_array", "encode_sparse_safe", 0, _INT_MAX))
+
+    def one_integer(name, attr, low, high):
+        def configure(*args):
+            check_args(args, name, 1)
+            return integer(args, 0, name, attr, low, high)
+        return configure
+
+    def one_enum(name, attr, options=("off", "on")):
+        def configure(*args):
+            check_args(args, name, 1)
+            return enum(args, 0, name, attr, options)
+        return configure
+
+    return {
+        "cjson_encode_sparse_array": encode_sparse_array,
+        "cjson_encode_max_depth": one_integer("encode_max_depth", "encode_max_depth", 1, _INT_MAX),
+        "cjson_decode_max_depth": one_integer("decode_max_depth", "decode_max_depth", 1, _INT_MAX),
+        "cjson_encode_number_precision": one_integer("encode_number_precision",
+                                                     "encode_number_precision", 1, 14),
+        "cjson_encode_keep_buffer": one_enum("encode_keep_buffer", "encode_keep_buffer"),
+        "cjson_encode_invalid_numbers": one_enum("encode_invalid_numbers", "encode_invalid_numbers",
+                                                 ("off", "on", "null")),
+        "cjson_decode_invalid_numbers": one_enum("decode_invalid_numbers", "decode_invalid_numbers"),
+    }
+
+
+# -------------------------------------------------------------------------------------
 # Export table for bootstrap.lua
 # -------------------------------------------------------------------------------------
 def exports(engine) -> dict:
@@ -919,7 +1023,8 @@ def exports(engine) -> dict:
         funcs["struct_" + name] = f
 
     state = {"null": None}
-    encoder = _JsonEncoder(engine)
+    json_config = JsonConfig()
+    encoder = _JsonEncoder(engine, json_config)
 
     def cjson_encode(*args):
         if len(args) != 1:
@@ -932,14 +1037,11 @@ def exports(engine) -> dict:
         if len(args) != 1:
             raise LibError("bad argument #1 to 'decode' (expected 1 argument)")
         text = _check_string(args, 0, "decode", lua_type)
-        return _JsonDecoder(engine, state["null"]).decode(text)
-
-    def cjson_config(*args):
-        return None
+        return _JsonDecoder(engine, state["null"], json_config).decode(text)
 
     funcs["cjson_encode"] = cjson_encode
     funcs["cjson_decode"] = cjson_decode
-    funcs["cjson_config"] = cjson_config
+    funcs.update(_make_cjson_config(json_config, lua_type))
 
     msgpack = _MsgPack(engine)
 

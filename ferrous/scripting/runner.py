@@ -44,6 +44,17 @@ def script_client() -> Connection:
     return conn
 
 
+def not_enough_good_replicas(server) -> bool:
+    """!checkGoodReplicasStatus(): a primary with min-replicas-to-write unmet."""
+    config = server.config
+    replication = getattr(server, "replication", None)
+    if replication is None or replication.link is not None:
+        return False
+    if not (config.min_replicas_to_write and config.min_replicas_max_lag):
+        return False
+    return replication.good_replicas() < config.min_replicas_to_write
+
+
 def _blocks(argv: list) -> bool:
     """XREAD/XREADGROUP with BLOCK (before STREAMS): refused inside scripts."""
     for arg in argv[1:]:
@@ -162,8 +173,8 @@ class Run:
         arity = cmd.arity
         if (arity > 0 and len(argv) != arity) or len(argv) < -arity or cmd.handler is None:
             return cmd, "Wrong number of args calling Redis command from script"
-        if "noscript" in cmd.flags:
-            return cmd, "This Redis command is not allowed from script"
+        if "noscript" in cmd.flags and not getattr(self.ctx.server, "script_disable_deny_script", False):
+            return cmd, "This Redis command is not allowed from script"   # DEBUG SET-DISABLE-DENY-SCRIPTS
         denied = acl.script_denied(self.ctx, self.caller, cmd, argv)   # scriptVerifyACL
         if denied is not None:
             return cmd, denied
@@ -191,7 +202,11 @@ class Run:
             return "-READONLY You can't write against a read only replica."
         disk_check = getattr(server, "disk_error_check", None)
         message = disk_check() if disk_check is not None else None
-        return "-" + message if message else None
+        if message:
+            return "-" + message
+        if not_enough_good_replicas(server):     # only compat-mode EVAL gets this far
+            return "-" + errors.NOREPLICAS
+        return None
 
     def _apply_repl_flags(self, mark: int) -> None:
         """redis.set_repl: the commands just run go only where the flags say."""
@@ -322,17 +337,35 @@ def format_double(d: float, resp: int) -> bytes:
     return b"$%d\r\n%s\r\n" % (len(text), text)
 
 
+# lua_checkstack(lua, 4) fails past LUAI_MAXCSTACK (8000) slots; the reply starts
+# with 2 in use, and each nesting level holds a few more (1 per array level).
+_LUA_STACK_SLOTS = 8000 - 2 - 4
+_STACK_LIMIT_ERROR = b"-ERR reached lua stack limit\r\n"
+
+
 class LuaToResp:
-    """Encodes a script's return value for the caller's protocol."""
+    """Encodes a script's return value for the caller's protocol.
+
+    Iterative, not recursive: a self-referencing table nests until Lua's stack
+    limit (about 8000 levels), as luaReplyToRedisReply does, far past Python's
+    recursion limit."""
 
     def __init__(self, engine, caller_resp: int, script_resp: int):
         self.engine = engine
         self.lua_type = engine.lua_type
         self.resp = caller_resp
         self.script_resp = script_resp
-        self.errors = []            # error texts met (the first top-level one is the reply)
 
     def encode(self, value, out: bytearray) -> None:
+        pending = [(value, 0)]      # (value, stack slots above the reply's base), LIFO
+        while pending:
+            value, level = pending.pop()
+            if level > _LUA_STACK_SLOTS:
+                out += _STACK_LIMIT_ERROR
+            else:
+                self.one(value, level, out, pending)
+
+    def one(self, value, level: int, out: bytearray, pending: list) -> None:
         kind = type(value)
         if kind is bytes:
             out += b"$%d\r\n%s\r\n" % (len(value), value)
@@ -346,68 +379,50 @@ class LuaToResp:
         elif kind is int or kind is float:
             out += b":%d\r\n" % _lua_to_int(value)
         elif value is not None and self.lua_type(value) == "table":
-            self.table(value, out)
+            self.table(value, level, out, pending)
         else:
             out += _null(self.resp)
 
-    def table(self, t, out: bytearray) -> None:
-        err = t[b"err"]
-        if type(err) is bytes:
-            out += b"-" + _clean_line(err.strip(b"\r\n")) + b"\r\n"
-            return
-        ok = t[b"ok"]
-        if type(ok) is bytes:
-            out += b"+" + _clean_line(ok) + b"\r\n"
-            return
-        double = t[b"double"]
-        if type(double) in (int, float) and type(double) is not bool:
-            out += format_double(float(double), self.resp)
-            return
-        big = t[b"big_number"]
-        if type(big) is bytes:
-            big = _clean_line(big)
+    def table(self, t, level: int, out: bytearray, pending: list) -> None:
+        """Writes the table's own header; its elements go on `pending` in reverse."""
+        shape = self.engine.reply_shape(t)
+        kind = shape[0]
+        if kind == b"err":
+            out += b"-" + _clean_line(shape[1].strip(b"\r\n")) + b"\r\n"
+        elif kind == b"ok":
+            out += b"+" + _clean_line(shape[1]) + b"\r\n"
+        elif kind == b"double":
+            out += format_double(float(shape[1]), self.resp)
+        elif kind == b"big_number":
+            big = _clean_line(shape[1])
             out += (b"(%s\r\n" % big) if self.resp == 3 else b"$%d\r\n%s\r\n" % (len(big), big)
-            return
-        verbatim = t[b"verbatim_string"]
-        if verbatim is not None and self.lua_type(verbatim) == "table":
-            fmt, text = verbatim[b"format"], verbatim[b"string"]
-            if type(fmt) is bytes and type(text) is bytes:
-                if self.resp == 3:
-                    out += b"=%d\r\n%s:%s\r\n" % (len(text) + 4, fmt[:3], text)
-                else:
-                    out += b"$%d\r\n%s\r\n" % (len(text), text)
-                return
-        mapping = t[b"map"]
-        if mapping is not None and self.lua_type(mapping) == "table":
-            items = list(mapping.items())
+        elif kind == b"verbatim":
+            fmt, text = shape[1], shape[2]
+            if self.resp == 3:
+                out += b"=%d\r\n%s:%s\r\n" % (len(text) + 4, fmt[:3], text)
+            else:
+                out += b"$%d\r\n%s\r\n" % (len(text), text)
+        elif kind == b"map":
+            items = list(shape[1].items())
             out += (b"%%%d\r\n" % len(items)) if self.resp == 3 else (b"*%d\r\n" % (2 * len(items)))
-            for key, value in items:
-                self.encode(key, out)
-                self.encode(value, out)
-            return
-        members = t[b"set"]
-        if members is not None and self.lua_type(members) == "table":
-            keys = [key for key, _ in members.items()]
+            for key, value in reversed(items):     # lua_next: key, value, then a copy of key
+                pending.append((value, level + 2))
+                pending.append((key, level + 3))
+        elif kind == b"set":
+            keys = [key for key, _ in shape[1].items()]
             out += (b"~%d\r\n" % len(keys)) if self.resp == 3 else (b"*%d\r\n" % len(keys))
-            for key in keys:
-                self.encode(key, out)
-            return
-        body = bytearray()
-        n = 0
-        while True:
-            value = t[n + 1]
-            if value is None:
-                break
-            self.encode(value, body)
-            n += 1
-        out += b"*%d\r\n" % n
-        out += body
+            pending.extend((key, level + 2) for key in reversed(keys))
+        else:
+            n = shape[1]
+            out += b"*%d\r\n" % n
+            rawget = self.engine.rawget
+            pending.extend((rawget(t, i), level + 1) for i in range(n, 0, -1))
 
 
 def reply_for(engine, run: Run, value) -> Raw:
     """The script's return value as the caller's reply; an error raises CommandError."""
     if value is not None and engine.lua_type(value) == "table":
-        err = value[b"err"]
+        err = engine.rawget(value, b"err")
         if type(err) is bytes:
             error = CommandError(_clean_line(err.strip(b"\r\n")).decode("utf-8", "surrogateescape"))
             error.counted = bool(value[b"ignore_error_stats_update"])

@@ -14,6 +14,7 @@ import time
 
 from ferrous import errors
 from ferrous.errors import CommandError
+from ferrous.protocol.parser import split_inline_args
 from ferrous.scripting.engine import LuaEngine
 from ferrous.scripting.runner import SCRIPT_FLAGS
 
@@ -61,14 +62,17 @@ def parse_eval_shebang(body: bytes):
     end = body.find(b"\n")
     if end < 0:
         raise CommandError(errors.SCRIPT_SHEBANG_INVALID)
-    parts = body[:end].split()
+    parts = split_inline_args(body[:end])     # sdssplitargs, as evalExtractShebangFlags
+    if not parts:
+        raise CommandError(errors.SCRIPT_SHEBANG_NO_ENGINE)
     if parts[0] != b"#!lua":
         raise CommandError(errors.SCRIPT_SHEBANG_ENGINE % parts[0].decode("utf-8", "surrogateescape"))
     flags = set()
     for part in parts[1:]:
         if not part.startswith(b"flags="):
             raise CommandError(errors.SCRIPT_SHEBANG_OPTION % part.decode("utf-8", "surrogateescape"))
-        for flag in part[6:].split(b","):
+        # sdssplitlen: "flags=" alone lists no flag at all (but "a,,b" has an empty one).
+        for flag in part[6:].split(b",") if part[6:] else ():
             name = flag.decode("utf-8", "surrogateescape")
             if name not in SCRIPT_FLAGS:
                 raise CommandError(errors.SCRIPT_SHEBANG_FLAG % name)
@@ -82,12 +86,14 @@ def parse_library_metadata(code: bytes):
         raise CommandError("ERR Missing library metadata")
     end = code.find(b"\n")
     if end < 0:
-        raise CommandError("ERR Invalid library metadata")
-    parts = code[:end].split()
+        raise CommandError(errors.LIBRARY_METADATA_INVALID)
+    parts = split_inline_args(code[:end])     # sdssplitargs: name="foo" is foo
+    if not parts:
+        raise CommandError(errors.LIBRARY_METADATA_INVALID)
     engine = parts[0][2:]
     name = None
     for part in parts[1:]:
-        if part.startswith(b"name="):
+        if part[:5].lower() == b"name=":
             if name is not None:
                 raise CommandError("ERR Invalid metadata value, name argument was given multiple times")
             name = part[5:]
@@ -107,7 +113,9 @@ class Scripting:
         self.scripts: dict = {}
         self.function_engine = None
         self.libraries: dict = {}     # name -> Library
-        self.functions: dict = {}     # name -> Function
+        # Every library's functions by name, case-insensitively (functionDictType
+        # compares with dictSdsKeyCaseCompare): FCALL TEST runs 'test'.
+        self.functions: dict = {}     # name.lower() -> Function
 
     # -- EVAL ---------------------------------------------------------------------
     def engine_for_eval(self) -> LuaEngine:
@@ -160,14 +168,14 @@ class Scripting:
             raise CommandError("ERR Library '%s' already exists" % name.decode("utf-8", "surrogateescape"))
         library = self._compile_library(code, name, shebang_len)
         for fname in library.functions:
-            existing = self.functions.get(fname)
+            existing = self.functions.get(fname.lower())
             if existing is not None and existing.library is not old:
                 raise CommandError("ERR Function %s already exists" % fname.decode("utf-8", "surrogateescape"))
         with self.lock:
             if old is not None:
                 self._remove_library(old)
             self.libraries[name] = library
-            self.functions.update(library.functions)
+            self.functions.update((fname.lower(), f) for fname, f in library.functions.items())
         return library
 
     def _compile_library(self, code: bytes, name: bytes, shebang_len: int) -> Library:
@@ -201,8 +209,8 @@ class Scripting:
 
     def _remove_library(self, library: Library) -> None:
         for fname in library.functions:
-            if self.functions.get(fname) is library.functions[fname]:
-                del self.functions[fname]
+            if self.functions.get(fname.lower()) is library.functions[fname]:
+                del self.functions[fname.lower()]
         self.libraries.pop(library.name, None)
 
     def delete_library(self, name: bytes) -> None:
@@ -290,3 +298,57 @@ def _install_info_hooks(server, scripting: Scripting) -> None:
 
 
 _create_lock = threading.Lock()
+
+
+# -- getCommandFlags ---------------------------------------------------------------
+_EVAL_BY_SHA = {"eval": False, "eval_ro": False, "evalsha": True, "evalsha_ro": True}
+_FCALLS = frozenset(("fcall", "fcall_ro"))
+
+
+def command_flags(server, cmd, argv: list) -> frozenset:
+    """getCommandFlags: EVAL*/FCALL* have the flags their script declares
+    (evalGetCommandFlags, fcallGetCommandFlags), e.g. for CLIENT PAUSE WRITE, which
+    lets a no-writes script run but holds `#!lua` with no flags."""
+    name = cmd.name
+    if len(argv) < 2 or (name not in _EVAL_BY_SHA and name not in _FCALLS):
+        return cmd.flags
+    scripting = state(server)
+    if name in _FCALLS:
+        function = scripting.functions.get(argv[1].lower())
+        declared = set(function.flags) if function is not None else None
+    else:
+        declared = _eval_declared_flags(scripting, argv[1], _EVAL_BY_SHA[name])
+    if declared is None:
+        return cmd.flags
+    return _script_flags_to_command_flags(cmd.flags, declared)
+
+
+def _eval_declared_flags(scripting: Scripting, body: bytes, by_sha: bool):
+    """The shebang flags of the script EVAL/EVALSHA would run; None for a script in
+    compatibility mode, or one that is not known yet (or not valid) at this point."""
+    if by_sha:
+        script = scripting.find_script(body) if len(body) == 40 else None
+    else:
+        script = scripting.scripts.get(hashlib.sha1(body).hexdigest())
+        if script is None:
+            try:
+                flags, compat, _ = parse_eval_shebang(body)
+            except CommandError:
+                return None
+            return None if compat else flags
+    if script is None or script.compat:
+        return None
+    return script.flags
+
+
+def _script_flags_to_command_flags(cmd_flags: frozenset, declared: set) -> frozenset:
+    """scriptFlagsToCmdFlags: a script that declares flags writes unless it says
+    no-writes, and is then known to replicate or not (no may_replicate)."""
+    flags = set(cmd_flags) - {"stale", "denyoom", "write", "may_replicate"}
+    if not declared & {"allow-oom", "no-writes"}:
+        flags.add("denyoom")
+    if "no-writes" not in declared:
+        flags.add("write")
+    if "allow-stale" in declared:
+        flags.add("stale")
+    return frozenset(flags)

@@ -218,3 +218,54 @@ def test_info_counts_scripts_and_functions_and_flushall_keeps_functions(r):
     r.flushall()
     assert r.fcall("inf2", 0) == 2
     r.function_flush()
+
+
+def test_function_names_are_case_insensitive_across_libraries(fraw):
+    # functionDictType compares names with dictSdsKeyCaseCompare.
+    fraw.call("FUNCTION", "LOAD", "#!lua name=lib1\nredis.register_function('Hello', function() return 'hi' end)")
+    assert fraw.call("FCALL", "hello", "0") == b"hi"
+    assert fraw.call("FCALL", "HELLO", "0") == b"hi"
+    assert fraw.call("FCALL_RO", "hELLo", "0") == Error(
+        "ERR Can not execute a script with write flag using *_ro command.")
+    assert fraw.call("FUNCTION", "LOAD", "#!lua name=lib2\nredis.register_function('HELLO', function() return 1 end)") \
+        == Error("ERR Function HELLO already exists")
+    fraw.call("FUNCTION", "LOAD", "REPLACE",
+              "#!lua name=lib1\nredis.register_function('other', function() return 2 end)")
+    assert fraw.call("FCALL", "hello", "0") == Error("ERR Function not found")
+    assert fraw.call("FCALL", "OTHER", "0") == 2
+
+
+def test_returned_tables_are_read_without_metamethods(fraw):
+    # luaReplyToRedisReply uses lua_rawget: _G's __index (which raises on a missing
+    # global) and a table's own __index never run while the reply is built.
+    fraw.call("FUNCTION", "LOAD", "#!lua name=meta\n"
+              "redis.register_function('g', function() return _G end)\n"
+              "redis.register_function('m', function() local a = {}; "
+              "setmetatable(a, {__index=function() redis.call('set', 'x', '1') end}); return a end)")
+    assert fraw.call("FCALL", "g", "0") == []
+    assert fraw.call("FCALL", "m", "0") == []
+    assert fraw.call("GET", "x") is None
+
+
+def test_function_flush_argument_errors(fraw):
+    assert fraw.call("FUNCTION", "FLUSH", "bad_arg") == Error("ERR FUNCTION FLUSH only supports SYNC|ASYNC option")
+    # functionFlushCommand checks the argument count first, naming the sub-command as sent.
+    assert fraw.call("FUNCTION", "FLUSH", "sync", "extra") == Error(
+        "ERR unknown subcommand or wrong number of arguments for 'FLUSH'. Try FUNCTION HELP.")
+
+
+def test_library_metadata_is_split_like_sdssplitargs(fraw):
+    body = "\nredis.register_function('q', function() return 1 end)"
+    assert fraw.call("FUNCTION", "LOAD", '#!lua name="quoted"' + body) == b"quoted"
+    assert fraw.call("FUNCTION", "LOAD", "#!lua NAME=upper" + body.replace("'q'", "'q2'")) == b"upper"
+    assert fraw.call("FUNCTION", "LOAD", '#!lua name="open' + body) == Error("ERR Invalid library metadata")
+
+
+def test_register_function_outside_load_is_refused(fraw):
+    fraw.call("FUNCTION", "LOAD", "#!lua name=lib1\nlocal lib = redis\n"
+              "lib.register_function('f2', function() lib.register_function('f1', function() return 1 end) end)\n"
+              "lib.register_function('f3', function() lib.register_function() end)")
+    for name in ("f2", "f3"):
+        reply = fraw.call("FCALL", name, "0")
+        assert type(reply) is Error
+        assert reply.text.startswith("ERR redis.register_function can only be called on FUNCTION LOAD command")

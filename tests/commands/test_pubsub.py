@@ -243,3 +243,30 @@ def test_info_stats_counts_channels_and_patterns(r, connect):
     sub.call("SSUBSCRIBE", "i2")
     stats = r.info("stats")
     assert (stats["pubsub_channels"], stats["pubsub_patterns"], stats["pubsubshard_channels"]) == (1, 1, 1)
+
+
+def test_confirmations_and_messages_ignore_client_reply_off(connect, push, r):
+    # Pub/sub replies are pushes (CLIENT_PUSHING): CLIENT REPLY OFF never silences them.
+    sub = connect()
+    sub.send_raw(encode_command("CLIENT", "REPLY", "OFF"))
+    sub.send_raw(encode_command("SUBSCRIBE", "roff"))
+    assert sub.read_reply() == push(b"subscribe", b"roff", 1)
+    sub.send_raw(encode_command("PSUBSCRIBE", "ro*"))
+    assert sub.read_reply() == push(b"psubscribe", b"ro*", 2)
+    assert r.publish("roff", "hello") == 2
+    assert sub.read_reply() == push(b"message", b"roff", b"hello")
+    assert sub.read_reply() == push(b"pmessage", b"ro*", b"roff", b"hello")
+    sub.send_raw(encode_command("UNSUBSCRIBE", "roff"))
+    assert sub.read_reply() == push(b"unsubscribe", b"roff", 1)
+    sub.send_raw(encode_command("PUNSUBSCRIBE"))
+    assert sub.read_reply() == push(b"punsubscribe", b"ro*", 0)
+    # Ordinary replies stay silenced: the next reply read is PING's after REPLY ON.
+    sub.send_raw(encode_command("PING"))
+    assert sub.call("CLIENT", "REPLY", "ON") == Simple("OK")
+
+
+def test_client_reply_skip_keeps_the_subscribe_confirmation(connect, push):
+    sub = connect()
+    sub.send_raw(encode_command("CLIENT", "REPLY", "SKIP"))
+    sub.send_raw(encode_command("SUBSCRIBE", "skipped"))
+    assert sub.read_reply() == push(b"subscribe", b"skipped", 1)

@@ -21,7 +21,7 @@ import pytest
 import redis
 from hypothesis import HealthCheck, given, settings, strategies as st
 from redis.lock import Lock
-from resp_client import BigNumber, Error, RawClient, RespMap, RespSet, Simple, Verbatim  # noqa: F401
+from resp_client import BigNumber, Error, RawClient, RespMap, RespSet, Simple, Verbatim, encode_command  # noqa: F401
 from servers import ServerProcess, redis_available
 
 from servers import KINDS
@@ -745,3 +745,142 @@ def test_decoders_match_redis_on_random_input(ferrous, real_redis):
     finally:
         for client in clients:
             client.close()
+
+
+@pytest.mark.parametrize("meta", ["function() foo() end", "function() redis.call('set', 'x', '1') end",
+                                  "{err='no', ok='no', map={1}}"])
+def test_returned_table_metamethods_are_not_called(raw, meta):
+    # luaReplyToRedisReply reads the table with lua_rawget only.
+    raw.call("DEL", "x")
+    script = "local a = {}; setmetatable(a, {__index=%s}); return a" % meta
+    assert raw.call("EVAL", script, "0") == []
+    assert raw.call("EVAL", "local a = {1, 2}; setmetatable(a, {__index=%s}); return a" % meta, "0") == [1, 2]
+    assert raw.call("GET", "x") is None
+
+
+# cjson's configuration functions (json_cfg_* in lua_cjson.c); the settings live in
+# the Lua state, so the script puts every default back at the end.
+CJSON_CONFIG_SCRIPT = 'local r = {}\nlocal function add(...) local t = {...} for i=1,select(\'#\',...) do r[#r+1] = tostring(t[i]) end end\nadd(cjson.encode_max_depth())\nadd(cjson.encode_max_depth(1))\nadd(pcall(cjson.encode, {a={1}}))\nadd(cjson.encode_max_depth(1000))\nadd(cjson.decode_max_depth(1))\nadd(pcall(cjson.decode, \'{"obj": {"array": [1,2,3,4]}}\'))\nadd(cjson.decode_max_depth(1000))\nadd(pcall(cjson.encode, {num1=0/0}))\nadd(cjson.encode_invalid_numbers(true))\nadd(pcall(cjson.encode, {0/0, 1/0, -1/0}))\nadd(cjson.encode_invalid_numbers(\'null\'))\nadd(pcall(cjson.encode, {0/0, 1/0, -1/0}))\nadd(cjson.encode_invalid_numbers(false))\nadd(cjson.encode_number_precision(3))\nadd(cjson.encode(3.14159))\nadd(cjson.encode_number_precision(14))\nadd(pcall(cjson.encode_number_precision, 15))\nadd(pcall(cjson.encode_max_depth, 1, 2))\nadd(pcall(cjson.encode_invalid_numbers, \'bad\'))\nadd(pcall(cjson.encode_invalid_numbers, {}))\nadd(cjson.encode_sparse_array())\nadd(pcall(cjson.encode, {[1]=1,[20]=2}))\nadd(cjson.encode_sparse_array(true))\nadd(cjson.encode({[1]=1,[20]=2}))\nadd(cjson.encode_sparse_array(false, 2, 10))\nadd(cjson.decode_invalid_numbers(false))\nadd(pcall(cjson.decode, \'[0x10]\'))\nadd(pcall(cjson.decode, \'[nan]\'))\nadd(cjson.decode_invalid_numbers(true))\nadd(cjson.decode(\'[0x10]\')[1])\nadd(cjson.encode_keep_buffer(false))\nadd(cjson.encode_keep_buffer(true))\nreturn r\n'
+CJSON_CONFIG_REPLY = ['1000', '1', 'false', 'Cannot serialise, excessive nesting (2)', '1000', '1', 'false', 'Found too many nested data structures (2) at character 9', '1000', 'false', 'Cannot serialise number: must not be NaN or Inf', 'true', 'true', '[nan,inf,-inf]', 'null', 'true', '[null,null,null]', 'false', '3', '3.14', '14', 'false', "bad argument #1 to '?' (expected integer between 1 and 14)", 'false', "bad argument #2 to '?' (found too many arguments)", 'false', "bad argument #1 to '?' (invalid option 'bad')", 'false', "bad argument #1 to '?' (string expected, got table)", 'false', '2', '10', 'false', 'Cannot serialise table: excessively sparse array', 'true', '2', '10', '{"1":1,"20":2}', 'false', '2', '10', 'false', 'false', 'Expected value but found invalid number at character 2', 'false', 'Expected value but found invalid token at character 2', 'true', '16', 'false', 'true']
+
+
+def test_cjson_configuration_functions(raw):
+    reply = raw.call("EVAL", CJSON_CONFIG_SCRIPT, "0")
+    assert [item.decode() for item in reply] == CJSON_CONFIG_REPLY
+
+
+def test_recursive_table_reply_stops_at_the_lua_stack_limit(raw):
+    # luaReplyToRedisReply: lua_checkstack(lua, 4) fails ~8000 levels down.
+    raw.send_raw(encode_command("EVAL", "local a = {}; local b = {a}; a[1] = b; return a", "0")
+                 + encode_command("PING"))
+    data = b""
+    deadline = time.monotonic() + DEADLINE
+    while not data.endswith(b"\r\n+PONG\r\n"):
+        assert time.monotonic() < deadline
+        chunk = raw.sock.recv(65536)
+        assert chunk
+        data += chunk
+    lines = data.split(b"\r\n")
+    assert lines[-4:] == [b"*1", b"-ERR reached lua stack limit", b"+PONG", b""]
+    assert lines[:-2] == [b"*1"] * 7995 + [b"-ERR reached lua stack limit"]
+
+
+def test_redis_call_takes_as_many_arguments_as_unpack_gives(raw):
+    script = ("local a = {} for i=1,7999 do a[i] = 1 end "
+              "redis.call('del', KEYS[1]) return redis.call('lpush', KEYS[1], unpack(a))")
+    assert raw.call("EVAL", script, "1", "massive") == 7999
+    assert raw.call("EVAL", script.replace("redis.call('lpush'", "redis.pcall('lpush'"), "1", "massive") == 7999
+    raw.call("DEL", "massive")
+
+
+def test_error_position_of_a_tail_called_redis_call(raw):
+    reply = raw.call("EVAL", "local x = 1\nreturn redis.call('nosuch')", "0")
+    assert type(reply) is Error and reply.text.endswith("on @user_script:2.")
+    raw.call("FUNCTION", "LOAD", "REPLACE",
+             "#!lua name=tailpos\nredis.register_function('tailpos', function()\n"
+             "  return redis.call('nosuch')\nend)")
+    assert raw.call("FCALL", "tailpos", "0") == Error(
+        "ERR Unknown Redis command called from script script: tailpos, on @user_function:3.")
+    raw.call("FUNCTION", "DELETE", "tailpos")
+
+
+def test_binary_chunks_are_refused_by_loadstring(raw):
+    assert raw.call("EVAL", "local f, e = loadstring(string.dump(function() return 1 end), 'xx') return e",
+                    "0") == b"""[string "xx"]:1: unexpected symbol near 'char(27)'"""
+    reply = raw.call("EVAL", "return loadstring(string.dump(function() return 1 end))()", "0")
+    assert type(reply) is Error and "attempt to call a nil value" in reply.text
+
+
+def test_shebang_with_an_empty_flags_list(raw):
+    assert raw.call("EVAL", "#!lua flags=\nreturn 1", "0") == 1
+    assert raw.call("EVAL", "#!lua flags=no-writes,,allow-oom\nreturn 1", "0") == Error(
+        "ERR Unexpected flag in script shebang: ")
+    assert raw.call("EVAL", "#!lua \"flags=no-writes\"\nreturn 1", "0") == 1
+    assert raw.call("EVAL", "#!lua \"x\nreturn 1", "0") == Error("ERR Invalid engine in script shebang")
+
+
+def test_time_stands_still_while_a_script_runs(raw):
+    # keyIsExpired uses scriptTimeSnapshot(): a key set with PX 1 outlives a wait
+    # inside the script (here a busy loop on TIME, which reads the real clock).
+    script = """
+        redis.call('SET', KEYS[1], 'v', 'PX', 1)
+        local function now() local t = redis.call('TIME') return t[1] * 1000000 + t[2] end
+        local start = now()
+        while now() - start < 5000 do end
+        return redis.call('EXISTS', KEYS[1])"""
+    assert raw.call("EVAL", script, "1", "frozen") == 1
+    deadline = time.monotonic() + DEADLINE
+    while raw.call("EXISTS", "frozen") != 0:
+        assert time.monotonic() < deadline
+
+
+def test_global_table_protection_messages(raw):
+    # _G is a Redis read-only table: its own message for setmetatable, and a
+    # read-only metatable whose __index is the error function.
+    reply = raw.call("EVAL", "setmetatable(_G, {})", "0")
+    assert type(reply) is Error and reply.text.startswith("ERR Attempt to modify a readonly table script: ")
+    reply = raw.call("EVAL", "local g = getmetatable(_G)\ng.__index = {}", "0")
+    assert type(reply) is Error and reply.text.startswith("ERR user_script:2: Attempt to modify a readonly table")
+    assert raw.call("EVAL", "return {type(getmetatable(_G)), type(getmetatable(_G).__index), "
+                    "tostring(getmetatable(_G).__newindex)}", "0") == [b"table", b"function", b"nil"]
+    assert raw.call("EVAL", "local ok, e = pcall(setmetatable, redis, {}) return e", "0") == \
+        b"Attempt to modify a readonly table"
+
+
+def test_acl_check_cmd_answers_for_the_callers_user(raw, server):
+    raw.call("ACL", "SETUSER", "scriptbob", "on", ">123", "+@scripting", "+set", "~x*")
+    bob = RawClient(port=server.port)
+    try:
+        assert bob.call("AUTH", "scriptbob", "123") == Simple("OK")
+        script = "return {redis.acl_check_cmd('set','xx',1), redis.acl_check_cmd('hset','xx','f',1), " \
+                 "redis.acl_check_cmd('set','yy',1)}"
+        assert bob.call("EVAL", script, "1", "xx") == [1, None, None]    # false is a null in RESP2
+        assert bob.call("EVAL", "return redis.acl_check_cmd('hset','xx','f',1)", "1", "xx") is None
+    finally:
+        bob.close()
+        raw.call("ACL", "DELUSER", "scriptbob")
+
+
+def test_sort_by_constant_of_a_set_is_alpha_sorted_in_scripts(raw):
+    # sortCommandGeneric: a set's order is not deterministic, so scripts get it sorted.
+    raw.call("DEL", "sortset")
+    raw.call("SADD", "sortset", "c", "a", "b", "aa")
+    assert raw.call("EVAL", "return redis.call('sort', KEYS[1], 'by', '_')", "1", "sortset") == \
+        [b"a", b"aa", b"b", b"c"]
+    assert raw.call("EVAL", "return redis.call('sort', KEYS[1], 'by', '_', 'get', '#', 'get', '_:*')",
+                    "1", "sortset") == [b"a", None, b"aa", None, b"b", None, b"c", None]
+    raw.call("DEL", "sortset")
+
+
+def test_scripts_that_may_write_need_enough_good_replicas(raw):
+    raw.call("SET", "x", "some value")
+    raw.call("CONFIG", "SET", "min-replicas-to-write", "1")
+    try:
+        assert raw.call("EVAL", "#!lua flags=no-writes\nreturn redis.call('get','x')", "1", "x") == b"some value"
+        assert raw.call("EVAL", "return redis.call('get','x')", "1", "x") == b"some value"
+        assert raw.call("EVAL", "#!lua\nreturn redis.call('get','x')", "1", "x") == Error(
+            "NOREPLICAS Not enough good replicas to write.")
+        reply = raw.call("EVAL", "return redis.call('set','x', 1)", "1", "x")
+        assert type(reply) is Error and reply.text.startswith("NOREPLICAS Not enough good replicas to write. script:")
+    finally:
+        raw.call("CONFIG", "SET", "min-replicas-to-write", "0")
