@@ -657,7 +657,7 @@ _SECTIONS = [
         # Same name as Redis's; Ferrous's value is a real count of I/O threads.
         _int("io-threads", 1, 1, 128, IMMUTABLE, doc="Ferrous: number of I/O threads (sockets, parsing); 1 measured best on a GIL build (README)."),
         _bool("io-threads-do-reads", False, IMMUTABLE, doc="Kept for compatibility; Ferrous's I/O threads read."),
-        _int("worker-threads", 2, 1, 1024, IMMUTABLE, doc="Ferrous only: threads executing commands."),
+        _int("worker-threads", 2, 1, 1024, doc="Ferrous only: threads executing commands (CONFIG SET resizes the pool)."),
     ]),
     ("KERNEL OOM CONTROL", [
         _enum("oom-score-adj", "no", ("no", "yes", "relative", "absolute"), canonical={"relative": "yes"},
@@ -1164,13 +1164,16 @@ class Config:
         self.load_text(text)
 
     # -- CONFIG REWRITE -------------------------------------------------------
-    def rewrite(self, path: str | None = None, user_lines: list | None = None) -> None:
-        """Rewrite the config file keeping its comments and layout (rewriteConfig)."""
+    def rewrite(self, path: str | None = None, user_lines: list | None = None,
+                force_all: bool = False) -> None:
+        """Rewrite the config file keeping its comments and layout (rewriteConfig);
+        force_all (DEBUG CONFIG-REWRITE-FORCE-ALL) writes defaults too."""
         path = path or self.config_file
         if path is None:
             raise ConfigError("The server is running without a config file")
         with self._lock:
             state = _RewriteState.read(path)
+            state.force_write = force_all
             for param in PARAMS:
                 lines = _rewrite_lines(self, param, getattr(self, param.attr))
                 if lines is None:
@@ -1201,6 +1204,7 @@ class _RewriteState:
         self.option_lines: dict[str, list[int]] = {}
         self.processed: set = set()
         self.needs_signature = True
+        self.force_write = False
 
     @classmethod
     def read(cls, path: str) -> "_RewriteState":
@@ -1243,7 +1247,7 @@ class _RewriteState:
         if positions:
             self.lines[positions.pop(0)] = line
             return
-        if not force:
+        if not force and not self.force_write:
             return
         if self.needs_signature:
             self.lines.append(REWRITE_SIGNATURE)

@@ -18,6 +18,7 @@ import time
 
 from ferrous import REDIS_VERSION, __version__, errors
 from ferrous.commands.args import is_int
+from ferrous.commands.getkeys import REDIS_GETKEYS
 from ferrous.commands.registry import (
     CATEGORY_ORDER, FLAG_ORDER, LOCK_ALL, TABLE, command, container, redis_meta,
 )
@@ -63,6 +64,7 @@ def _generic_flush(ctx, dbs, lazy: bool = False) -> int:
         removed += db.flush(detached)
     if lazy:
         ctx.server.lazyfree.free_databases(detached, removed)
+    ctx.server.tracking.flushed(ctx)    # trackingInvalidateKeysOnFlush: one null for everyone
     # FLUSHDB/FLUSHALL are propagated even when nothing was removed (forceCommandPropagation).
     ctx.force_propagation = True
     return removed
@@ -505,13 +507,17 @@ def _generic_getkeys(argv: list) -> list:
     if cmd is None:
         raise CommandError(errors.COMMAND_INVALID)
     specs = _key_specs(cmd)
-    if cmd.getkeys is None and not cmd.first_key and not any("not_key" not in s["flags"] for s in specs):
+    getkeys_proc = REDIS_GETKEYS.get(cmd.name)
+    has_keyspec = any("not_key" not in s["flags"] for s in specs)
+    if getkeys_proc is None and not has_keyspec:    # doesCommandHaveKeys
         raise CommandError(errors.COMMAND_NO_KEY_ARGS)
     if (cmd.arity > 0 and cmd.arity != len(argv)) or len(argv) < -cmd.arity:
         raise CommandError(errors.COMMAND_INVALID_ARG_COUNT)
-    keys = _keys_from_specs(cmd, specs, argv)
-    if keys is None:
-        keys = _keys_from_table(cmd, specs, argv)
+    # getKeysFromCommandWithSpecs: the specs when their flags are reliable, else
+    # the getkeys_proc (commands/getkeys.py), else no keys.
+    keys = _keys_from_specs(cmd, specs, argv) if has_keyspec else None
+    if keys is None and getkeys_proc is not None:
+        keys = [(pos, RespSet([Simple(flag) for flag in flags])) for pos, flags in getkeys_proc(argv)]
     if not keys:
         if "no_mandatory_keys" in cmd.flags:
             return []
@@ -555,7 +561,9 @@ def _begin_search(begin: dict, argv: list):
     if kind != "keyword":
         return None
     argc, keyword, start = len(argv), spec["keyword"].encode().lower(), spec["startfrom"]
-    positions = range(start, argc) if start > 0 else range(argc + start, 0, -1)
+    # Redis's loop stops short of its end index (argc-1, or 1 searching backwards):
+    # a keyword that is the last argument is not found (GEORADIUS ... STORE).
+    positions = range(start, argc - 1) if start > 0 else range(argc + start, 1, -1)
     for i in positions:
         if 1 <= i < argc and argv[i].lower() == keyword:
             return i + 1
@@ -582,24 +590,6 @@ def _find_keys(find: dict, first: int, argv: list):
         start = first + spec["firstkey"]
         return start, start + int(argv[index]) - 1, spec["keystep"]
     return None
-
-
-def _keys_from_table(cmd, specs: list, argv: list) -> list:
-    """The command's own key positions (its getkeys function), with the flags of the
-    key spec each position belongs to (the spec starting there, else an incomplete one)."""
-    try:
-        positions = cmd.key_indexes(argv)
-    except CommandError:
-        return []
-    by_index = {s["begin_search"]["spec"].get("index"): s for s in specs
-                if s["begin_search"]["type"] == "index"}
-    fallback = next((s for s in specs if "incomplete" in s["flags"]), specs[0] if specs else None)
-    keys = []
-    for pos in positions:
-        spec = by_index.get(pos, fallback)
-        flags = spec["flags"] if spec else []
-        keys.append((pos, RespSet([Simple(flag) for flag in flags])))
-    return keys
 
 
 # ---------------------------------------------------------------------------------
@@ -732,7 +722,7 @@ def _info_clients(ctx) -> dict:
         "client_recent_max_input_buffer": max((len(getattr(c.parser, "_buf", b"")) for c in clients), default=0),
         "client_recent_max_output_buffer": max((len(c.out) for c in clients), default=0),
         "blocked_clients": len(blocked),
-        "tracking_clients": 0,
+        "tracking_clients": server.tracking.clients,
         "clients_in_timeout_table": sum(1 for c in blocked if getattr(c.blocked, "timeout", 0)),
     }
 
@@ -930,7 +920,7 @@ def _info_stats(ctx) -> dict:
         "slave_expires_tracked_keys": 0,
         "active_defrag_hits": 0, "active_defrag_misses": 0, "active_defrag_key_hits": 0,
         "active_defrag_key_misses": 0, "total_active_defrag_time": 0, "current_active_defrag_time": 0,
-        "tracking_total_keys": 0, "tracking_total_items": 0, "tracking_total_prefixes": 0,
+        **server.tracking.info_stats(),
         "unexpected_error_replies": 0,
         "total_error_replies": _sum(server, "total_error_replies"),
         "dump_payload_sanitizations": 0,

@@ -10,11 +10,12 @@ at least one key is watched, so writes cost nothing extra otherwise.
 """
 from __future__ import annotations
 
+import dataclasses
 import threading
 
 from ferrous import errors
 from ferrous.commands.connection import on_reset
-from ferrous.commands.registry import command
+from ferrous.commands.registry import TABLE, command
 from ferrous.errors import CommandError
 from ferrous.protocol import NULL_ARRAY
 from ferrous.protocol.types import Raw
@@ -29,6 +30,8 @@ _NOT_QUEUED = frozenset(("exec", "discard", "multi", "watch", "quit", "reset"))
 def install(server) -> None:
     server.watches = WatchRegistry(server.keyspace)
     server.multi_hook = queue_command
+    server.exec_abort = abort_exec
+    server.exec_checked_as = exec_checked_as
     events = server.keyspace.events
     events.on_flushed = server.watches.on_flushed
     events.on_swapdb = server.watches.on_swapdb
@@ -60,8 +63,7 @@ class WatchRegistry:
                 return
             # Redis 7.0 remembers whether the key was already expired at WATCH time:
             # a key that expires afterwards fails EXEC even if nobody deleted it.
-            deadline = db.get_expire(key)
-            conn.watched[(db.id, key)] = 0 <= deadline <= now_ms()
+            conn.watched[(db.id, key)] = _is_stale(db, key)
             self.by_db.setdefault(db.id, {}).setdefault(key, {})[conn] = None
             self.count += 1
             if self.count == 1:
@@ -98,37 +100,68 @@ class WatchRegistry:
         with self.lock:
             keys = self.by_db.get(db.id)
             watchers = keys.get(key) if keys else None
-            if watchers:
-                for conn in watchers:
-                    conn.watch_dirty = True
+            if not watchers:
+                return
+            watched_key = (db.id, key)
+            for conn in watchers:
+                if conn.watched[watched_key]:
+                    # Stale when watched: its deletion is no logical change (and from
+                    # now on it is watched as a missing key). Redis 7.0 stops at the
+                    # first such watcher while the key still exists (the `break`).
+                    if key not in db.data[hash(key) & db.mask]:
+                        conn.watched[watched_key] = False
+                        continue
+                    break
+                conn.watch_dirty = True
 
     def on_flushed(self, db) -> None:
-        """touchAllWatchedKeysInDb(db, NULL): only keys that exist are touched."""
-        self._touch_existing(db.id, (db,))
+        """touchAllWatchedKeysInDb(db, NULL), before the keys go."""
+        self._touch_all_in_db(db.id, db, None)
 
     def on_swapdb(self, a: int, b: int) -> None:
-        """touchAllWatchedKeysInDb both ways: a key that exists on either side changes."""
-        dbs = (self.keyspace.dbs[a], self.keyspace.dbs[b])
-        self._touch_existing(a, dbs)
-        self._touch_existing(b, dbs)
+        """touchAllWatchedKeysInDb(db1, db2) and (db2, db1). Called once the swap is
+        done, so each index's former contents are now at the other index."""
+        dbs = self.keyspace.dbs
+        self._touch_all_in_db(a, dbs[b], dbs[a])
+        self._touch_all_in_db(b, dbs[a], dbs[b])
 
-    def _touch_existing(self, db_id: int, dbs: tuple) -> None:
+    def _touch_all_in_db(self, db_id: int, emptied, replaced_with) -> None:
+        """Flag the watchers of db_id's keys that emptied holds or replaced_with brings,
+        except where a key stale when watched stays logically missing (multi.c)."""
         with self.lock:
             for key, watchers in (self.by_db.get(db_id) or {}).items():
-                idx = hash(key) & dbs[0].mask
-                if any(key in db.data[idx] for db in dbs):
-                    for conn in watchers:
-                        conn.watch_dirty = True
+                idx = hash(key) & emptied.mask
+                exists_in_emptied = key in emptied.data[idx]
+                exists_in_replacement = replaced_with is not None and key in replaced_with.data[idx]
+                if not (exists_in_emptied or exists_in_replacement):
+                    continue
+                watched_key = (db_id, key)
+                for conn in watchers:
+                    if conn.watched[watched_key]:
+                        if not exists_in_replacement:
+                            conn.watched[watched_key] = False   # stale key now deleted
+                            continue
+                        if _is_stale(replaced_with, key):
+                            continue                            # stale key stays stale
+                    elif not exists_in_emptied and _is_stale(replaced_with, key):
+                        conn.watched[watched_key] = True        # missing key becomes a stale one
+                        continue
+                    conn.watch_dirty = True
 
     def failed(self, conn, keyspace) -> bool:
         """isWatchedKeyExpired / CLIENT_DIRTY_CAS: must EXEC abort? (whole keyspace held)."""
         if getattr(conn, "watch_dirty", False):
             return True
-        now = now_ms()
         for (db_id, key), expired_at_watch in (conn.watched or {}).items():
-            if not expired_at_watch and 0 <= keyspace.dbs[db_id].get_expire(key) <= now:
+            if not expired_at_watch and _is_stale(keyspace.dbs[db_id], key):
                 return True
         return False
+
+
+def _is_stale(db, key: bytes) -> bool:
+    """keyIsExpired: past its deadline but not deleted yet (nothing expires while loading)."""
+    deadline = db.get_expire(key)
+    return 0 <= deadline <= now_ms() and not db.loading
 
 
 def queue_command(ctx, conn, cmd, argv, out) -> bool:
@@ -171,6 +204,31 @@ def discard(ctx, argv):
         raise CommandError(errors.DISCARD_WITHOUT_MULTI)
     _discard_transaction(ctx, conn)
     return "OK"
+
+
+def exec_checked_as(conn, exec_cmd):
+    """EXEC as processCommand's state checks see it: a write if a queued command
+    writes (mstate.cmd_flags), not "stale"/"loading" if one queued is not
+    (mstate.cmd_inv_flags), so a change of state since queueing refuses it."""
+    queued = [cmd for cmd, _ in conn.multi]
+    flags = set(exec_cmd.flags)
+    for flag in ("stale", "loading"):
+        if any(flag not in cmd.flags for cmd in queued):
+            flags.discard(flag)
+    is_write = any(cmd.is_write for cmd in queued)
+    if is_write:
+        flags.add("write")
+    return dataclasses.replace(exec_cmd, flags=frozenset(flags), is_write=is_write)
+
+
+def abort_exec(ctx, conn, error: str) -> str:
+    """execCommandAbort: an EXEC refused before it runs (busy script, OOM, MISCONF ...)
+    discards the transaction; returns the error text EXEC replies with instead."""
+    _discard_transaction(ctx, conn)
+    watch = ctx.server.watch
+    if watch.monitors:  # MONITOR saw MULTI: it sees the EXEC that ends it too
+        watch.feed_monitors(ctx, conn, ctx.argv, cmd=TABLE[b"exec"])
+    return errors.EXECABORT_BECAUSE % error
 
 
 def _discard_transaction(ctx, conn) -> None:

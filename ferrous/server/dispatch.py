@@ -58,6 +58,7 @@ def execute(ctx, conn, argv: list, out: bytearray) -> None:
         _reply_error(ctx, conn, error.message, out, rejected=getattr(error, "command", None))
         return
     conn.last_command = cmd.name  # CLIENT LIST cmd=
+    ctx.argv = argv     # what a rejection shows (execCommandAbort feeds MONITOR)
     if not conn.authenticated and not cmd.no_auth:
         _reply_error(ctx, conn, errors.NOAUTH, out, rejected=cmd)
         return
@@ -68,18 +69,25 @@ def execute(ctx, conn, argv: list, out: bytearray) -> None:
                 conn.multi_error = True
             _reply_error(ctx, conn, denied, out, rejected=cmd)
             return
+    ctx.conn = conn     # server.current_client, for what evictions invalidate
     if ctx.server.config.maxmemory and eviction.rejects(ctx, conn, cmd):
         _reply_error(ctx, conn, eviction.oom_rejection(ctx, conn, cmd), out, rejected=cmd)
         return
+    tracking = ctx.server.tracking
+    if tracking.clients:    # CLIENT TRACKING: table limit, invalidations before the reply
+        tracking.before_command(ctx, conn, cmd, out)
+    checked = cmd   # EXEC is checked with its queued commands' flags (mstate.cmd_flags)
+    if conn.multi and cmd.name == "exec":
+        checked = ctx.server.exec_checked_as(conn, cmd)
     disk_check = ctx.server.disk_error_check    # MISCONF after a failed save (persistence/saving.py)
-    if disk_check is not None and (cmd.is_write or cmd.name == "ping") and disk_check() is not None:
+    if disk_check is not None and (checked.is_write or cmd.name == "ping") and disk_check() is not None:
         if conn.multi is not None:
             conn.multi_error = True
         _reply_error(ctx, conn, disk_check(), out, rejected=cmd)
         return
     repl_check = ctx.server.replication_check  # NOREPLICAS, READONLY, MASTERDOWN (replication/)
     if repl_check is not None and not conn.is_master:
-        refused = repl_check(cmd)
+        refused = repl_check(checked)
         if refused is not None:
             if conn.multi is not None:
                 conn.multi_error = True
@@ -135,6 +143,8 @@ def call(ctx, conn, cmd, argv: list, out: bytearray, lock: bool = True) -> None:
         finally:
             if scoped:  # emitted before the locks go: per-key order is execution order
                 propagate.end(ctx, outer_scope, succeeded)
+            if cmd.is_readonly and ctx.server.tracking.clients:    # under the keys' locks
+                ctx.server.tracking.remember(ctx, conn, cmd, argv)
             if locks is not None:
                 write = cmd.is_write
                 for lock in locks:
@@ -201,7 +211,8 @@ def _lean_execute(ctx, conn, argv: list, out: bytearray) -> bool:
     n = len(argv)
     if ((arity > 0 and n != arity) or n < -arity or n <= cmd.first_key
             or not conn.authenticated or conn.multi is not None or conn.subscribed
-            or conn.reply_mode != "on" or not conn.acl_user.unrestricted):
+            or conn.reply_mode != "on" or not conn.acl_user.unrestricted
+            or conn.tracking is not None):
         return False
     server = ctx.server
     if _server_checks_armed(server):
@@ -302,6 +313,8 @@ def _note_error(ctx, text: str) -> None:
 
 
 def _reply_error(ctx, conn, text: str, out: bytearray, rejected, note: bool = True) -> None:
+    if rejected is not None and rejected.name == "exec" and conn.multi is not None:
+        text = ctx.server.exec_abort(ctx, conn, text)   # execCommandAbort (commands/transactions.py)
     if note:
         _note_error(ctx, text)
     if rejected is not None:

@@ -170,17 +170,9 @@ def rejects(ctx, conn, cmd) -> bool:
 def oom_rejection(ctx, conn, cmd) -> str:
     """rejectCommand(c, shared.oomerr): the error text; a refused EXEC discards the
     transaction (execCommandAbort), any other command flags it."""
-    if conn.multi is None:
-        return errors.OOM
-    if cmd.name != "exec":
+    if conn.multi is not None and cmd.name != "exec":
         conn.multi_error = True
-        return errors.OOM
-    conn.multi = None
-    conn.multi_error = False
-    watches = getattr(ctx.server, "watches", None)
-    if watches is not None:
-        watches.unwatch_all(conn)
-    return errors.EXECABORT_BECAUSE % errors.OOM
+    return errors.OOM   # a refused EXEC: dispatch._reply_error aborts the transaction
 
 
 def _queued_denyoom(conn) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from resp_client import Error, RawClient, RespMap, RespSet, Simple, Verbatim
+from resp_client import Error, RawClient, RespMap, RespSet, Simple, Verbatim, encode_command
 
 # Redis 7.0's CLIENT LIST fields, in order (no lib-name/lib-ver: those are 7.2).
 FIELDS = [
@@ -133,6 +133,22 @@ def test_client_info_fields(raw, protocol):
     assert info["addr"] == "%s:%d" % raw.sock.getsockname()
     assert info["laddr"] == "%s:%d" % raw.sock.getpeername()
     assert int(info["age"]) >= 0 and int(info["idle"]) >= 0
+
+
+def test_query_buffer_holds_the_running_request(raw, other):
+    """qbuf: the caller's own request is still in its query buffer while it runs
+    (26 bytes for CLIENT INFO), a pipelined one behind it too; an idle client's is empty."""
+    assert client_lines(raw.call("CLIENT", "INFO"))[0]["qbuf"] == "26"
+    raw.send_raw(encode_command("CLIENT", "INFO") + encode_command("PING"))
+    info = client_lines(raw.read_reply())[0]
+    assert raw.read_reply() == Simple("PONG")
+    assert info["qbuf"] == str(26 + len(encode_command("PING")))
+    assert int(info["qbuf-free"]) > 0
+    them = other.call("CLIENT", "ID")
+    line = info_of(raw, them)
+    assert (line["qbuf"], line["cmd"]) == ("0", "client|id")
+    me = str(raw.call("CLIENT", "ID"))
+    assert info_of(raw, me)["qbuf"] == str(len(encode_command("CLIENT", "LIST", "ID", me)))
 
 
 def test_client_list_contains_every_connection(raw, other):

@@ -74,6 +74,24 @@ def test_slowlog_redacts_auth(slowlog_all, raw):
     assert not any(b"secret" in arg for entry in args for arg in entry)
 
 
+def test_slowlog_redacts_sensitive_config_set_values(slowlog_all, raw):
+    """CONFIG SET shows masterauth, masteruser and requirepass values as "(redacted)",
+    even when another name of the same command is refused; an odd argument count is
+    refused before anything is looked at."""
+    r = slowlog_all
+    raw.call("CONFIG", "SET", "masterauth", "")
+    raw.call("CONFIG", "SET", "MASTERUSER", "", "maxmemory-samples", "5", "requirepass", "")
+    assert isinstance(raw.call("CONFIG", "SET", "nosuch", "x", "masterauth", "secret"), Error)
+    assert isinstance(raw.call("CONFIG", "SET", "masterauth", "secret", "maxmemory-samples"), Error)
+    args = [entry[3] for entry in r.execute_command("SLOWLOG", "GET", 4)]
+    assert args == [
+        [b"CONFIG", b"SET", b"masterauth", b"secret", b"maxmemory-samples"],
+        [b"CONFIG", b"SET", b"nosuch", b"x", b"masterauth", b"(redacted)"],
+        [b"CONFIG", b"SET", b"MASTERUSER", b"(redacted)", b"maxmemory-samples", b"5", b"requirepass", b"(redacted)"],
+        [b"CONFIG", b"SET", b"masterauth", b"(redacted)"],
+    ]
+
+
 def test_slowlog_len_get_count_reset_and_max_len(slowlog_all):
     r = slowlog_all
     for i in range(12):

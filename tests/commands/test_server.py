@@ -609,6 +609,43 @@ def test_command_getkeysandflags(raw, protocol):
         [b"d", flags("OW", "update")], [b"s", flags("RO", "access")]]
 
 
+RO, RW_UPDATE, OW = ("RO", "access"), ("RW", "access", "update"), ("OW", "update")
+
+
+@pytest.mark.parametrize("args, expected", [
+    # VARIABLE_FLAGS specs: the getkeys function tells the flags of this very call.
+    (["set", "k", "v"], [("k", OW)]),
+    (["set", "k", "v", "EX", "10", "get"], [("k", RW_UPDATE)]),
+    (["bitfield", "k", "get", "u8", "0"], [("k", RO)]),
+    (["bitfield", "k", "overflow", "sat", "incrby", "u8", "0", "1"], [("k", RW_UPDATE)]),
+    (["bitfield", "k", "bogus"], [("k", RW_UPDATE)]),
+    # Unknown or incomplete specs fall back on the getkeys function too.
+    (["sort", "k", "by", "p", "get", "g", "store", "d"], [("k", RO), ("d", OW)]),
+    (["sort_ro", "k"], [("k", RO)]),
+    (["migrate", "h", "1", "", "0", "10", "auth", "p", "keys", "a", "b"],
+     [("a", ("RW", "access", "delete")), ("b", ("RW", "access", "delete"))]),
+    # A spec that does not fit (a keyword as the last argument is not searched):
+    # the getkeys function, which reports no flags.
+    (["georadius", "k", "0", "0", "1", "km", "store"], [("k", RO)]),
+    (["georadius", "k", "0", "0", "1", "km", "store", "d"], [("k", RO), ("d", OW)]),
+    (["zunionstore", "d", "x", "a"], None),
+    (["eval", "s", "0"], []),
+    (["xread", "streams", "a", "b", "0", "0"], [("a", RO), ("b", RO)]),
+])
+def test_command_getkeysandflags_follows_redis_key_lookup(raw, protocol, args, expected):
+    reply = raw.call("COMMAND", "GETKEYSANDFLAGS", *args)
+    if expected is None:
+        assert reply == Error("ERR Invalid arguments specified for command")
+        return
+    as_set = RespSet if protocol == 3 else list
+    assert reply == [[key.encode(), as_set(tuple(Simple(flag) for flag in flags))] for key, flags in expected]
+    assert raw.call("COMMAND", "GETKEYS", *args) == [key.encode() for key, _ in expected]
+
+
+def test_command_getkeys_of_a_command_with_only_not_key_specs(raw):
+    assert raw.call("COMMAND", "GETKEYS", "spublish", "ch", "m") == Error("ERR The command has no key arguments")
+
+
 @pytest.mark.parametrize("args, error", [
     (["nosuch", "a"], "ERR Invalid command specified"),
     (["config", "foo"], "ERR Invalid command specified"),

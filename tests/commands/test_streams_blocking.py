@@ -169,6 +169,44 @@ def test_blocked_xreadgroup_fails_when_the_group_is_destroyed(raw, raw_connect):
     assert waiter.read_reply() == Error("NOGROUP the consumer group this client was blocked on no longer exists")
 
 
+def _stats_line(raw, section: str, name: str) -> str:
+    info = raw.call("INFO", section)
+    for line in getattr(info, "text", info).decode().splitlines():
+        if line.startswith(name + ":"):
+            return line.split(":", 1)[1]
+    raise AssertionError(f"no {name} in INFO {section}")
+
+
+def test_blocked_command_ending_in_an_error_is_a_failed_call(raw, raw_connect):
+    """updateStatsOnUnblock: NOGROUP counts as one call that failed, and one error."""
+    raw.call("XGROUP", "CREATE", "s", "g", "$", "MKSTREAM")
+    raw.call("CONFIG", "RESETSTAT")
+    waiter = raw_connect()
+    block(raw, waiter, "XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s", ">")
+    raw.call("XGROUP", "DESTROY", "s", "g")
+    assert isinstance(waiter.read_reply(), Error)
+    stats = _stats_line(raw, "commandstats", "cmdstat_xreadgroup")
+    assert stats.startswith("calls=1,") and stats.endswith(",rejected_calls=0,failed_calls=1")
+    assert _stats_line(raw, "errorstats", "errorstat_NOGROUP") == "count=1"
+    assert _stats_line(raw, "stats", "total_error_replies") == "1"
+
+
+def test_client_unblock_counts_a_failed_call_either_way(raw, raw_connect):
+    """CLIENT UNBLOCK, with its timeout reply or with ERROR, counts the blocked call
+    as failed (Redis 7.0's updateStatsOnUnblock(target, 0, 0, 1)); a timeout doesn't."""
+    raw.call("CONFIG", "RESETSTAT")
+    waiter = raw_connect()
+    waiter_id = str(waiter.call("CLIENT", "ID"))
+    for mode in ("TIMEOUT", "ERROR"):
+        block(raw, waiter, "XREAD", "BLOCK", "0", "STREAMS", "s", "$")
+        assert raw.call("CLIENT", "UNBLOCK", waiter_id, mode) == 1
+        waiter.read_reply()
+    assert waiter.call("XREAD", "BLOCK", "1", "STREAMS", "s", "$") is None
+    stats = _stats_line(raw, "commandstats", "cmdstat_xread")
+    assert stats.startswith("calls=3,") and stats.endswith(",rejected_calls=0,failed_calls=2")
+    assert _stats_line(raw, "errorstats", "errorstat_UNBLOCKED") == "count=1"
+
+
 def test_client_unblock_timeout_and_error(raw, raw_connect):
     waiter = raw_connect()
     waiter_id = waiter.call("CLIENT", "ID")

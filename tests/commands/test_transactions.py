@@ -6,7 +6,8 @@ import time
 
 import pytest
 import redis
-from resp_client import Error, RawClient, Simple
+from resp_client import Error, RawClient, Simple, encode_command
+from servers import KINDS, ServerProcess
 
 OK, QUEUED = Simple("OK"), Simple("QUEUED")
 EXECABORT = Error("EXECABORT Transaction discarded because of previous errors.")
@@ -258,3 +259,146 @@ def test_reset_leaves_multi_and_unwatches(raw, other):
     raw.call("MULTI")
     raw.call("PING")
     assert raw.call("EXEC") == [Simple("PONG")]
+
+
+# -- keys already expired when WATCHed (Redis 7.0's watchedKey.expired) -------------------
+# DEBUG SET-ACTIVE-EXPIRE 0 keeps a logically expired ("stale") key in the keyspace
+# until something touches it: deleting it, flushing it or swapping it away is no
+# logical change and must not fail EXEC.
+@pytest.fixture(scope="module", params=KINDS)
+def debug_server(request):
+    proc = ServerProcess(request.param, ["--enable-debug-command", "yes"] if request.param == "ferrous" else [])
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture
+def stale(debug_server):
+    """A client on a server whose active expiry is off, and a maker of stale keys."""
+    client = RawClient(port=debug_server.port)
+    client.call("FLUSHALL")
+    client.call("DEBUG", "SET-ACTIVE-EXPIRE", "0")
+
+    def make(key: str, db: int = 0) -> None:
+        client.call("SELECT", str(db))
+        client.call("SET", key, "v", "PX", "1")
+        expired_after = _server_ms(client) + 2
+        deadline = time.monotonic() + DEADLINE
+        while _server_ms(client) <= expired_after and time.monotonic() < deadline:
+            pass    # the server's clock, not the key: looking at the key would expire it
+
+    yield client, make
+    client.call("DEBUG", "SET-ACTIVE-EXPIRE", "1")
+    client.call("FLUSHALL")
+    client.close()
+
+
+def _server_ms(client) -> int:
+    seconds, micros = client.call("TIME")
+    return int(seconds) * 1000 + int(micros) // 1000
+
+
+def _exec_ping(client):
+    client.call("MULTI")
+    client.call("PING")
+    return client.call("EXEC")
+
+
+def test_watching_a_stale_key_does_not_fail_exec(stale):
+    client, make = stale
+    make("x")
+    client.call("WATCH", "x")
+    assert _exec_ping(client) == [Simple("PONG")]
+
+
+def test_lazy_deletion_of_a_watched_stale_key_does_not_fail_exec(stale):
+    client, make = stale
+    make("x")
+    client.call("WATCH", "x")
+    assert client.call("EXISTS", "x") == 0      # deletes it
+    assert _exec_ping(client) == [Simple("PONG")]
+
+
+def test_overwriting_a_watched_stale_key_fails_exec(stale):
+    client, make = stale
+    make("x")
+    client.call("WATCH", "x")
+    client.call("SET", "x", "new")
+    assert _exec_ping(client) is None
+
+
+def test_flushdb_of_a_watched_stale_key_does_not_fail_exec(stale):
+    client, make = stale
+    make("x")
+    client.call("WATCH", "x")
+    client.call("FLUSHDB")
+    assert _exec_ping(client) == [Simple("PONG")]
+
+
+@pytest.mark.parametrize("stale_in, live_in, fails", [
+    ((1,), (), False),      # a stale key replaced with no key
+    ((0,), (), False),      # no key replaced with a stale key
+    ((0, 1), (), False),    # a stale key replaced with another stale key
+    ((1,), (0,), True),     # a stale key replaced with a live one
+    ((), (1,), True),       # a live key replaced with no key
+])
+def test_swapdb_touches_watched_keys_only_when_they_logically_change(stale, stale_in, live_in, fails):
+    client, make = stale
+    for db in stale_in:
+        make("x", db)
+    for db in live_in:
+        client.call("SELECT", str(db))
+        client.call("SET", "x", "live")
+    client.call("SELECT", "1")
+    client.call("WATCH", "x")
+    client.call("SWAPDB", "0", "1")
+    assert _exec_ping(client) == (None if fails else [Simple("PONG")])
+
+
+# -- EXEC refused by the server's state (rejectCommand -> execCommandAbort) ---------------
+def test_exec_of_queued_writes_is_aborted_by_noreplicas(raw, other):
+    raw.call("SET", "xx", "1")
+    raw.call("MULTI")
+    raw.call("INCR", "xx")
+    other.config_set("min-replicas-to-write", 2)
+    try:
+        assert raw.call("EXEC") == Error(
+            "EXECABORT Transaction discarded because of: NOREPLICAS Not enough good replicas to write.")
+    finally:
+        other.config_set("min-replicas-to-write", 0)
+    assert raw.call("GET", "xx") == b"1"
+    assert raw.call("PING", "out") == b"out"      # no longer in MULTI
+
+
+def test_exec_of_queued_reads_is_not_refused_by_noreplicas(raw, other):
+    raw.call("SET", "xx", "1")
+    raw.call("MULTI")
+    raw.call("GET", "xx")
+    other.config_set("min-replicas-to-write", 2)
+    try:
+        assert raw.call("EXEC") == [b"1"]
+    finally:
+        other.config_set("min-replicas-to-write", 0)
+
+
+def test_exec_while_a_script_is_busy_is_aborted(server, raw, connect):
+    busy = connect()
+    raw.call("CONFIG", "SET", "busy-reply-threshold", "10")
+    raw.call("MULTI")
+    raw.call("SET", "xx", "1")
+    busy.send_raw(encode_command("EVAL", "while true do end", "0"))
+    watcher = connect()
+    try:
+        deadline = time.monotonic() + DEADLINE
+        reply = watcher.call("PING")
+        while isinstance(reply, Simple) and time.monotonic() < deadline:
+            reply = watcher.call("PING")      # BUSY once the script is past the threshold
+        assert raw.call("EXEC") == Error(
+            "EXECABORT Transaction discarded because of: BUSY Redis is busy running a script. "
+            "You can only call SCRIPT KILL or SHUTDOWN NOSAVE.")
+    finally:
+        watcher.call("SCRIPT", "KILL")
+        assert isinstance(busy.read_reply(), Error)
+        raw.call("CONFIG", "SET", "busy-reply-threshold", "5000")
+    assert raw.call("EXISTS", "xx") == 0
+    assert raw.call("PING", "out") == b"out"

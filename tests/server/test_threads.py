@@ -2,6 +2,7 @@
 import os
 import sys
 import sysconfig
+import time
 
 import pytest
 import redis
@@ -35,5 +36,43 @@ def test_server_uses_the_threads_it_is_given():
         client = redis.Redis(port=proc.port)
         assert client.config_get("io-threads") == {"io-threads": "3"}
         assert client.config_get("worker-threads") == {"worker-threads": "5"}
+    finally:
+        proc.stop()
+
+
+def _thread_counts(client) -> tuple[int, int]:
+    info = client.info("ferrous")
+    return info["ferrous_threads_alive"], info["ferrous_threads_expected"]
+
+
+def _wait_for_threads(client, expected: int) -> None:
+    deadline = time.monotonic() + 10
+    while _thread_counts(client) != (expected, expected):
+        assert time.monotonic() < deadline, f"threads {_thread_counts(client)}, expected {expected}"
+        time.sleep(0.01)
+
+
+@pytest.mark.ferrous_only
+def test_config_set_worker_threads_resizes_the_pool():
+    """worker-threads is settable at run time: the pool grows at once and shrinks as
+    workers finish what they hold; commands keep running throughout."""
+    proc = ServerProcess("ferrous", ["--io-threads", "1", "--worker-threads", "2"])
+    try:
+        client = redis.Redis(port=proc.port)
+        others = 3      # the I/O thread, the acceptor, the cron
+        assert _thread_counts(client) == (2 + others, 2 + others)
+        total = 0
+        for workers in (6, 1, 3, 3):
+            assert client.config_set("worker-threads", workers) is True
+            assert client.config_get("worker-threads") == {"worker-threads": str(workers)}
+            _wait_for_threads(client, workers + others)
+            pipe = client.pipeline(transaction=False)
+            for _ in range(50):
+                pipe.incr("n")
+            total += 50
+            assert pipe.execute()[-1] == total
+        with pytest.raises(redis.ResponseError, match="argument must be between 1 and 1024"):
+            client.config_set("worker-threads", 0)
+        assert client.info("commandstats")["cmdstat_incrby"]["calls"] == total     # no worker's count lost
     finally:
         proc.stop()

@@ -1,0 +1,90 @@
+"""CONFIG SET port / bind take effect at once (changeListenPort, changeBindAddr), and a
+refused address rolls the whole CONFIG SET back, on Ferrous and real Redis 7.0."""
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+from resp_client import Error, RawClient, Simple
+from servers import KINDS, ServerProcess, free_port
+
+DEADLINE = 5.0
+PORT_REFUSED = ("ERR CONFIG SET failed (possibly related to argument 'port') - "
+                "Unable to listen on this port. Check server logs.")
+BIND_REFUSED = ("ERR CONFIG SET failed (possibly related to argument 'bind') - "
+                "Failed to bind to specified addresses.")
+
+
+@pytest.fixture(params=KINDS)
+def proc(request):
+    server = ServerProcess(request.param)
+    yield server
+    server.stop()
+
+
+def _answers(port: int) -> bool:
+    try:
+        client = RawClient(port=port, timeout=2)
+    except OSError:
+        return False
+    try:
+        return client.call("PING") == Simple("PONG")
+    except OSError:
+        return False
+    finally:
+        client.close()
+
+
+def _wait_until(condition) -> None:
+    deadline = time.monotonic() + DEADLINE
+    while not condition():
+        assert time.monotonic() < deadline, "condition never held"
+        time.sleep(0.02)
+
+
+def _config(client, name: str) -> bytes:
+    reply = client.call("CONFIG", "GET", name)
+    return reply[1] if isinstance(reply, list) else dict(reply.items)[name.encode()]
+
+
+def test_port_taken_by_another_socket_rolls_everything_back(proc):
+    client = RawClient(port=proc.port)
+    busy = socket.socket()
+    busy.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    try:
+        taken = busy.getsockname()[1]
+        reply = client.call("CONFIG", "SET", "maxmemory", "10000001", "port", str(taken),
+                            "client-query-buffer-limit", "10m")
+        assert reply == Error(PORT_REFUSED)
+    finally:
+        busy.close()
+    assert _config(client, "port") == str(proc.port).encode()
+    assert _config(client, "maxmemory") == b"0"
+    assert _config(client, "client-query-buffer-limit") == b"1073741824"
+    assert client.call("PING") == Simple("PONG")
+    assert _answers(proc.port)
+
+
+def test_new_port_is_listened_on_and_the_old_one_closed(proc):
+    client = RawClient(port=proc.port)
+    old, new = proc.port, free_port()
+    assert client.call("CONFIG", "SET", "port", str(new)) == Simple("OK")
+    proc.port = new                                 # so that stop() finds it
+    _wait_until(lambda: _answers(new))
+    assert not _answers(old)
+    assert client.call("PING") == Simple("PONG")    # connections made before stay
+    assert _config(client, "port") == str(new).encode()
+
+
+def test_unavailable_bind_address_is_refused(proc):
+    client = RawClient(port=proc.port)
+    # 192.0.2.1 (TEST-NET-1) is no address of this host: EADDRNOTAVAIL.
+    assert client.call("CONFIG", "SET", "bind", "127.0.0.1 192.0.2.1") == Error(BIND_REFUSED)
+    assert _config(client, "bind") == b"127.0.0.1"
+    assert _answers(proc.port)
+    # Optional ("-") addresses may be unavailable.
+    assert client.call("CONFIG", "SET", "bind", "127.0.0.1 -192.0.2.1") == Simple("OK")
+    _wait_until(lambda: _answers(proc.port))
