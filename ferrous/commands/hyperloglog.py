@@ -80,7 +80,8 @@ def _generic_union_registers(ctx, keys) -> tuple[bytearray, bool]:
     return registers, any_dense
 
 
-@command("pfcount", arity=-2, flags="readonly", keys=(1, -1, 1), group="hyperloglog")
+# may_replicate: PFCOUNT may rewrite the cached cardinality, so a WRITE pause holds it.
+@command("pfcount", arity=-2, flags="readonly may_replicate", keys=(1, -1, 1), group="hyperloglog")
 def pfcount(ctx, argv):
     if len(argv) > 2:
         registers, _ = _generic_union_registers(ctx, argv[1:])

@@ -157,7 +157,7 @@ class Watch:
             from ferrous.server.dispatch import reject
             reject(ctx, conn, errors.REPLICA_KEYSPACE, out, cmd)
             return True
-        if self.pause.mode is not None and self.pause.applies(conn, cmd):
+        if self.pause.mode is not None and self.pause.applies(conn, cmd, argv):
             self.pause.postpone(ctx, conn, cmd, argv)   # raises Blocked when it parks
         if self.monitors and conn.multi is None:
             self.feed_script_call(ctx, conn, cmd, argv)
@@ -219,7 +219,21 @@ def redacted_argv(cmd, argv: list) -> list:
         return _redact_after(argv, 6, {b"auth": 1, b"auth2": 2})
     if name == "acl|setuser":   # the user name and every rule (passwords among them)
         return argv[:2] + [b"(redacted)"] * (len(argv) - 2)
+    if name == "config|set" and len(argv) % 2 == 0:     # an odd count is refused unread
+        return _redact_sensitive_configs(argv)
     return argv
+
+
+# SENSITIVE_CONFIG in config.c: CONFIG SET shows their values as "(redacted)".
+_SENSITIVE_CONFIGS = frozenset((b"masteruser", b"masterauth", b"requirepass"))
+
+
+def _redact_sensitive_configs(argv: list) -> list:
+    redacted = list(argv)
+    for i in range(2, len(argv) - 1, 2):
+        if argv[i].lower() in _SENSITIVE_CONFIGS:
+            redacted[i + 1] = b"(redacted)"
+    return redacted
 
 
 def _redact_after(argv: list, start: int, options: dict) -> list:
@@ -496,30 +510,54 @@ class ClientPause:
     def __init__(self, watch: Watch):
         self.watch = watch
         self.lock = threading.Lock()
-        self.mode = None        # None, "write" or "all"
-        self.end = 0.0          # time.monotonic() deadline
+        self.mode = None        # None, "write" or "all": the purposes combined
+        self.end = 0.0          # time.monotonic() deadline, the purposes combined
+        self.client_mode = None     # the CLIENT PAUSE purpose (PAUSE_BY_CLIENT_COMMAND)
+        self.client_end = 0.0
+        self.failover = False       # PAUSE_DURING_FAILOVER: WRITE until FAILOVER ends
         self.timer = None
 
     def start(self, mode: str, timeout_ms: int) -> None:
         end = time.monotonic() + timeout_ms / 1000
         with self.lock:
-            self.mode = mode                # the latest PAUSE sets the mode
-            self.end = max(self.end, end) if self.end else end
+            self.client_mode = mode         # the latest PAUSE sets the mode
+            self.client_end = max(self.client_end, end) if self.client_end else end
+            self._combine()
             self._arm_timer()
-            self._freeze_expiry(True)
         self.watch.update_gate()
+
+    def start_failover(self) -> None:
+        """pauseClients(PAUSE_DURING_FAILOVER, forever, WRITE): FAILOVER's pause,
+        which CLIENT UNPAUSE leaves alone (replication/failover.py ends it)."""
+        with self.lock:
+            self.failover = True
+            self._combine()
+        self.watch.update_gate()
+
+    def _combine(self) -> None:
+        """updateClientPauseTypeAndEndTime: the most restrictive mode among the
+        purposes on, and the furthest end among the purposes of that mode."""
+        purposes = [(self.client_mode, self.client_end)] if self.client_mode is not None else []
+        if self.failover:
+            purposes.append(("write", float("inf")))
+        if purposes:
+            self.mode = "all" if any(mode == "all" for mode, _ in purposes) else "write"
+            self.end = max(end for mode, end in purposes if mode == self.mode)
+        else:
+            self.mode, self.end = None, 0.0
+        self._freeze_expiry(self.mode is not None)
 
     def freezes_dataset(self) -> bool:
         """checkClientPauseTimeoutAndReturnIfPaused: while any pause lasts, keys
         neither expire (active or lazy: they read as gone but stay) nor get evicted."""
-        return self.mode is not None and time.monotonic() < self.end
+        return self.failover or (self.mode is not None and time.monotonic() < self.end)
 
     def _freeze_expiry(self, paused: bool) -> None:
         for db in self.watch.server.keyspace.dbs:
             db.expiry_paused = paused
 
     def _arm_timer(self) -> None:
-        delay = max(0.0, self.end - time.monotonic())
+        delay = max(0.0, self.client_end - time.monotonic())
         timer = threading.Timer(delay + 0.001, self._expire)
         timer.daemon = True
         timer.start()
@@ -527,21 +565,24 @@ class ClientPause:
 
     def _expire(self) -> None:
         with self.lock:
-            if self.mode is None:
+            if self.client_mode is None:
                 return
-            if time.monotonic() < self.end:
+            if time.monotonic() < self.client_end:
                 self._arm_timer()           # extended meanwhile
                 return
         self.stop(None)
 
-    def stop(self, ctx) -> None:
-        """unpauseClients: the pause ends and every postponed client runs again.
-        With ctx (CLIENT UNPAUSE on a worker) they are served right after that
-        command; otherwise (the timer) on a context of our own."""
+    def stop(self, ctx, failover: bool = False) -> None:
+        """unpauseClients: the pause of one purpose (CLIENT PAUSE, or FAILOVER's with
+        failover=True) ends and every postponed client runs again, unless another
+        purpose still pauses it. With ctx (CLIENT UNPAUSE on a worker) they are
+        served right after that command; otherwise on a context of our own."""
         with self.lock:
-            self.mode = None
-            self.end = 0.0
-            self._freeze_expiry(False)
+            if failover:
+                self.failover = False
+            else:
+                self.client_mode, self.client_end = None, 0.0
+            self._combine()
         self.watch.update_gate()
         from ferrous.server import blocking
         own = ctx is None
@@ -553,16 +594,20 @@ class ClientPause:
         if own and ctx.ready_keys:
             blocking.serve_ready_keys(ctx)
 
-    def applies(self, conn, cmd) -> bool:
+    def applies(self, conn, cmd, argv: list) -> bool:
         """Replicas and the primary's link are never paused; WRITE pauses what may
         be replicated (EXEC when its queue holds such a command)."""
+        mode = self.mode
         if time.monotonic() >= self.end:
-            return False
+            if not self.failover:
+                return False
+            mode = "write"      # CLIENT PAUSE ran out, FAILOVER's pause goes on
         if "S" in conn.flags or "M" in conn.flags or conn.is_master:
             return False
-        if self.mode == "all":
+        if mode == "all":
             return True
-        return _may_replicate(cmd) or (cmd.name == "exec" and _queue_may_replicate(conn))
+        server = self.watch.server
+        return _may_replicate(server, cmd, argv) or (cmd.name == "exec" and _queue_may_replicate(server, conn))
 
     def postpone(self, ctx, conn, cmd, argv: list) -> None:
         """blockPostponeClient: park the client; raises Blocked."""
@@ -588,7 +633,7 @@ def _serve_postponed(ctx, key):
     from ferrous.server import blocking
     watch = ctx.server.watch
     conn = ctx.conn
-    if watch.pause.mode is not None and watch.pause.applies(conn, ctx.command):
+    if watch.pause.mode is not None and watch.pause.applies(conn, ctx.command, conn.blocked.argv):
         return blocking.NOT_READY
     waiter = conn.blocked
     waiter.rest.insert(0, waiter.argv)
@@ -600,17 +645,21 @@ def is_postponed(waiter) -> bool:
     return waiter.keys == [PAUSE_ENTRY_KEY]
 
 
-def _may_replicate(cmd) -> bool:
+def _may_replicate(server, cmd, argv: list) -> bool:
+    """is_may_replicate_command, with a script's own flags (getCommandFlags)."""
     flags = cmd.flags
+    if cmd.group == "scripting":     # EVAL_RO with `#!lua` and no flags writes too
+        from ferrous.scripting.state import command_flags
+        flags = command_flags(server, cmd, argv)
     return "write" in flags or "may_replicate" in flags
 
 
-def _queue_may_replicate(conn) -> bool:
+def _queue_may_replicate(server, conn) -> bool:
     from ferrous.server.dispatch import resolve
     for item in list(conn.multi or ()):
         argv = item[-1] if isinstance(item, tuple) else item
         cmd, _ = resolve(argv)
-        if cmd is not None and _may_replicate(cmd):
+        if cmd is not None and _may_replicate(server, cmd, argv):
             return True
     return False
 

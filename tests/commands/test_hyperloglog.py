@@ -349,3 +349,52 @@ def test_cache_bytes_after_each_command_match_redis(redis_and_ferrous):
         _same_on_both(clients, *step)
         for name in ("a", "b", "m"):
             _same_on_both(clients, "GET", name)
+
+
+# -- whole register files: PFCOUNT of several keys, PFMERGE, GETREG --------------------
+
+def test_pfcount_union_while_sparse_values_grow_into_dense_matches_redis(redis_and_ferrous):
+    """Redis's hyperloglog.tcl loop (PFADD to three keys, PFCOUNT of the three, 10000
+    times) shortened: the values grow through big sparse encodings into dense ones."""
+    replies = []
+    for client in redis_and_ferrous:
+        client.delete("u1", "u2", "u3")
+        pipe = client.pipeline(transaction=False)
+        for x in range(0, 2200, 4):
+            for name in ("u1", "u2", "u3"):
+                pipe.pfadd(name, *(f"{name}-{i}" for i in range(x, x + 4)))
+            pipe.pfcount("u1", "u2", "u3")
+        pipe.execute_command("PFDEBUG", "ENCODING", "u1")
+        replies.append(pipe.execute())
+    ours, real = replies
+    assert ours == real
+    assert ours[-1] == b"dense"
+    assert abs(ours[-2] - 3 * 2200) < 3 * 2200 * 0.05
+
+
+def _dense_value(registers: bytes) -> bytes:
+    """A dense HLL string (cache flagged invalid) holding these 6-bit registers."""
+    packed = bytearray()
+    for i in range(0, len(registers), 4):
+        word = registers[i] | registers[i + 1] << 6 | registers[i + 2] << 12 | registers[i + 3] << 18
+        packed += word.to_bytes(3, "little")
+    return b"HYLL\x00\x00\x00\x00" + bytes(7) + b"\x80" + bytes(packed)
+
+
+def test_dense_registers_of_every_value_match_redis(redis_and_ferrous):
+    rng = random.Random(7)
+    registers = bytes(rng.choice((0, rng.randrange(64), rng.randrange(8))) for _ in range(16384))
+    clients = redis_and_ferrous
+    for client in clients:
+        client.delete("d", "s", "m")
+        client.set("d", _dense_value(registers))
+        client.pfadd("s", *elements("s", 300))
+    assert _same_on_both(clients, "PFDEBUG", "GETREG", "d") == list(registers)
+    _same_on_both(clients, "PFCOUNT", "d")
+    _same_on_both(clients, "GET", "d")                 # the cardinality cached
+    _same_on_both(clients, "PFCOUNT", "d", "s")
+    _same_on_both(clients, "PFMERGE", "m", "s", "d")   # sparse destination turned dense
+    _same_on_both(clients, "GET", "m")
+    _same_on_both(clients, "PFMERGE", "s", "d")
+    _same_on_both(clients, "GET", "s")
+    _same_on_both(clients, "PFDEBUG", "GETREG", "s")

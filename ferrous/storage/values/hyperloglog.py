@@ -19,8 +19,10 @@ XZERO reads the byte past its end.
 from __future__ import annotations
 
 import math
+import re
 import threading
 from bisect import bisect_right
+from itertools import accumulate
 
 HLL_P = 14
 HLL_Q = 64 - HLL_P
@@ -183,32 +185,59 @@ def dense_set(buf, index: int, count: int) -> None:
     buf[byte + 1] = (buf[byte + 1] & ~(HLL_REGISTER_MAX >> fb2)) | (count >> fb2)
 
 
+# Whole-register-file work runs at C speed: every 3 packed bytes hold 4 registers, so
+# the registers at i % 4 == k come from two of the byte columns j % 3, each shifted
+# and masked by a 256-entry bytes.translate table, the two halves OR-ed as integers
+# (their bits never overlap).
+
+def _byte_table(func) -> bytes:
+    return bytes(func(b) & 0xFF for b in range(256))
+
+
+_LOW6 = _byte_table(lambda b: b & 63)
+_SHR2, _SHR4, _SHR6 = (_byte_table(lambda b, n=n: b >> n) for n in (2, 4, 6))
+_LOW4_SHL2 = _byte_table(lambda b: (b & 15) << 2)
+_LOW2_SHL4 = _byte_table(lambda b: (b & 3) << 4)
+_LOW2_SHL6 = _byte_table(lambda b: (b & 3) << 6)
+_LOW4_SHL4 = _byte_table(lambda b: (b & 15) << 4)
+_SHL2 = _byte_table(lambda b: b << 2)
+_HIGH_BITS = int.from_bytes(b"\x80" * HLL_REGISTERS, "little")
+
+
+def _or_bytes(a: bytes, b: bytes) -> bytes:
+    return (int.from_bytes(a, "little") | int.from_bytes(b, "little")).to_bytes(len(a), "little")
+
+
 def dense_registers(value: bytes) -> bytearray:
     """All 16384 dense registers, one byte each (every 3 bytes pack 4 registers)."""
-    packed = value[HLL_HDR_SIZE:HLL_DENSE_SIZE]
+    packed = bytes(value[HLL_HDR_SIZE:HLL_DENSE_SIZE])
+    b0, b1, b2 = packed[0::3], packed[1::3], packed[2::3]
     out = bytearray(HLL_REGISTERS)
-    i = 0
-    for j in range(0, HLL_DENSE_BYTES, 3):
-        word = packed[j] | (packed[j + 1] << 8) | (packed[j + 2] << 16)
-        out[i] = word & 63
-        out[i + 1] = (word >> 6) & 63
-        out[i + 2] = (word >> 12) & 63
-        out[i + 3] = word >> 18
-        i += 4
+    out[0::4] = b0.translate(_LOW6)
+    out[1::4] = _or_bytes(b0.translate(_SHR6), b1.translate(_LOW4_SHL2))
+    out[2::4] = _or_bytes(b1.translate(_SHR4), b2.translate(_LOW2_SHL4))
+    out[3::4] = b2.translate(_SHR2)
     return out
 
 
 def pack_dense(header: bytes, registers) -> bytes:
     """A dense value with header's magic, unused bytes and cache, and these registers."""
+    regs = bytes(registers)
+    r0, r1, r2, r3 = regs[0::4], regs[1::4], regs[2::4], regs[3::4]
     packed = bytearray(HLL_DENSE_BYTES)
-    j = 0
-    for i in range(0, HLL_REGISTERS, 4):
-        word = registers[i] | (registers[i + 1] << 6) | (registers[i + 2] << 12) | (registers[i + 3] << 18)
-        packed[j] = word & 0xFF
-        packed[j + 1] = (word >> 8) & 0xFF
-        packed[j + 2] = word >> 16
-        j += 3
+    packed[0::3] = _or_bytes(r0, r1.translate(_LOW2_SHL6))
+    packed[1::3] = _or_bytes(r1.translate(_SHR2), r2.translate(_LOW4_SHL4))
+    packed[2::3] = _or_bytes(r2.translate(_SHR4), r3.translate(_SHL2))
     return bytes(header[:4]) + b"\x00" + bytes(header[5:16]) + bytes(packed)
+
+
+def registers_max(a, b) -> bytes:
+    """The register-wise maximum of two register files (values below 128), with
+    SWAR on integers: (a | 0x80) - b keeps a byte's top bit exactly where a >= b,
+    and no byte borrows from the next."""
+    x, y = int.from_bytes(a, "little"), int.from_bytes(b, "little")
+    a_wins = ((((x | _HIGH_BITS) - y) & _HIGH_BITS) >> 7) * 0xFF
+    return ((x & a_wins) | (y & ~a_wins)).to_bytes(HLL_REGISTERS, "little")
 
 
 # ---------------------------------------------------------------------------
@@ -239,8 +268,71 @@ def sparse_runs(value, ghost=None):
             p += 1
 
 
+# Whole-value walks over the opcodes run mostly in C too: a regular expression cuts
+# the value into XZEROs (the only two-byte opcode) and runs of one-byte opcodes, and
+# tables give each opcode's span and registers.
+_SPARSE_TOKEN = re.compile(rb"[\x40-\x7f][\x00-\xff]|[\x00-\x3f\x80-\xff]+")
+_SPAN_OF_BYTE = bytes(b + 1 if b < 0x40 else (b & 3) + 1 if b >= 0x80 else 0 for b in range(256))
+
+
+class _XzeroRegisters(dict):
+    """Opcode -> its registers as bytes; an XZERO's are made when asked for (there
+    are few per value, and caching up to 16 KiB of zeros for each is not worth it)."""
+
+    def __missing__(self, op: int) -> bytes:
+        return bytes((op & 0x3FFF) + 1)
+
+
+class _XzeroBytes(dict):
+    """Opcode -> its bytes; an XZERO's two are made once and kept (16384 at most)."""
+
+    def __missing__(self, op: int) -> bytes:
+        self[op] = encoded = op.to_bytes(2, "big")
+        return encoded
+
+
+_OP_REGISTERS = _XzeroRegisters((b, bytes(b + 1) if b < 0x40 else bytes((((b >> 2) & 0x1F) + 1,)) * ((b & 3) + 1))
+                                for b in range(256) if not 0x40 <= b < 0x80)
+_OP_BYTES = _XzeroBytes((b, bytes((b,))) for b in range(256) if not 0x40 <= b < 0x80)
+
+
+def sparse_opcodes(value):
+    """(opcodes, registers each covers) of a sparse value, an opcode as an int (an
+    XZERO's two bytes big endian), or None when the value ends in half an XZERO
+    (whose second byte lies past the end)."""
+    ops, spans = [], []
+    parsed = 0
+    for token in _SPARSE_TOKEN.findall(value, HLL_HDR_SIZE):
+        parsed += len(token)
+        if 0x40 <= token[0] < 0x80:
+            op = (token[0] << 8) | token[1]
+            ops.append(op)
+            spans.append((op & 0x3FFF) + 1)
+        else:
+            ops += token
+            spans += token.translate(_SPAN_OF_BYTE)
+    if parsed != len(value) - HLL_HDR_SIZE:
+        return None
+    return ops, spans
+
+
+def opcodes_registers(ops: list) -> bytearray:
+    """hllSparseToDense: the registers, or CorruptedHLL if they do not add up to 16384."""
+    registers = b"".join(map(_OP_REGISTERS.__getitem__, ops))
+    if len(registers) != HLL_REGISTERS:
+        raise CorruptedHLL
+    return bytearray(registers)
+
+
+def opcodes_bytes(ops: list) -> bytes:
+    return b"".join(map(_OP_BYTES.__getitem__, ops))
+
+
 def sparse_registers(value, ghost=None) -> bytearray:
     """hllSparseToDense's walk: the registers, or CorruptedHLL if they do not add up."""
+    parsed = sparse_opcodes(value)
+    if parsed is not None:
+        return opcodes_registers(parsed[0])
     out = bytearray(HLL_REGISTERS)
     idx = 0
     for regval, runlen in sparse_runs(value, ghost):
@@ -428,26 +520,13 @@ class SparseOps:
     def parse(cls, value, max_bytes: int):
         """A SparseOps for value, or None if it ends in half an XZERO (whose second
         byte is read past the end)."""
-        ops, starts = [], []
-        first, p, end = 0, HLL_HDR_SIZE, len(value)
-        while p < end:
-            b = value[p]
-            if b < 0x40:
-                op, span = b, b + 1
-                p += 1
-            elif b < 0x80:
-                if p + 1 >= end:
-                    return None
-                op = (b << 8) | value[p + 1]
-                span = (op & 0x3FFF) + 1
-                p += 2
-            else:
-                op, span = b, (b & 3) + 1
-                p += 1
-            ops.append(op)
-            starts.append(first)
-            first += span
-        return cls(value[:HLL_HDR_SIZE], ops, starts, len(value), max_bytes, first)
+        parsed = sparse_opcodes(value)
+        if parsed is None:
+            return None
+        ops, spans = parsed
+        starts = list(accumulate(spans, initial=0))
+        covered = starts.pop()
+        return cls(value[:HLL_HDR_SIZE], ops, starts, len(value), max_bytes, covered)
 
     def set(self, index: int, count: int, ascending: bool = False) -> int:
         """1 if the register grew, 0 if not, -1 if the value must become dense.
@@ -545,12 +624,7 @@ class SparseOps:
         """hllSparseToDense's registers, or CorruptedHLL as it checks them."""
         if self.covered != HLL_REGISTERS:
             raise CorruptedHLL
-        out = bytearray(HLL_REGISTERS)
-        for op, first in zip(self.ops, self.starts):
-            if 0x80 <= op < 0x100:
-                length = (op & 3) + 1
-                out[first:first + length] = bytes((((op >> 2) & 0x1F) + 1,)) * length
-        return out
+        return opcodes_registers(self.ops)
 
     def to_dense(self) -> bytes:
         return pack_dense(self.header, self.registers())
@@ -560,14 +634,7 @@ class SparseOps:
         return self.header          # invalidate_cache only touches the header
 
     def result(self) -> bytes:
-        body = bytearray()
-        for op in self.ops:
-            if op >= 0x4000:
-                body.append(op >> 8)
-                body.append(op & 0xFF)
-            else:
-                body.append(op)
-        return bytes(self.header) + bytes(body)
+        return bytes(self.header) + opcodes_bytes(self.ops)
 
 
 def _zero_op(length: int) -> int:
@@ -644,10 +711,7 @@ def _dense_add(value: bytes, elements, first=None) -> tuple[int, bytes]:
 
 def merge_max(registers: bytearray, value: bytes) -> None:
     """hllMerge: registers[i] = max(registers[i], value's register i)."""
-    other = registers_of(value)
-    for i, v in enumerate(other):
-        if v > registers[i]:
-            registers[i] = v
+    registers[:] = registers_max(registers, registers_of(value))
 
 
 def write_registers(dest: bytes, registers, use_dense: bool, max_bytes: int) -> bytes:
@@ -659,18 +723,16 @@ def write_registers(dest: bytes, registers, use_dense: bool, max_bytes: int) -> 
         writer = sparse_editor(dest, max_bytes)
         for index, count in enumerate(registers):
             if count and writer.set(index, count, ascending=True) < 0:
-                return _dense_write(writer.to_dense(), registers, start=index)
+                return _dense_write(writer.to_dense(), registers)
         invalidate_cache(writer.buf)
         return writer.result()
-    return _dense_write(dest, registers, start=0)
+    return _dense_write(dest, registers)
 
 
-def _dense_write(dest: bytes, registers, start: int) -> bytes:
-    current = dense_registers(dest)
-    for i in range(start, HLL_REGISTERS):
-        if registers[i] > current[i]:
-            current[i] = registers[i]
-    buf = bytearray(pack_dense(dest, current))
+def _dense_write(dest: bytes, registers) -> bytes:
+    """The dense half of hllMerge's write-back (registers already written by the
+    sparse half are at least as large, so taking the maximum everywhere is the same)."""
+    buf = bytearray(pack_dense(dest, registers_max(dense_registers(dest), registers)))
     invalidate_cache(buf)
     return bytes(buf)
 
@@ -712,6 +774,9 @@ def histogram(value) -> list:
     """hllDenseRegHisto / hllSparseRegHisto; CorruptedHLL for a bad sparse value."""
     histo = [0] * 64
     if is_sparse(value):
+        parsed = sparse_opcodes(value)
+        if parsed is not None:
+            return registers_histogram(opcodes_registers(parsed[0]))
         idx = 0
         for regval, runlen in sparse_runs(value):
             histo[regval] += runlen
@@ -719,9 +784,7 @@ def histogram(value) -> list:
         if idx != HLL_REGISTERS:
             raise CorruptedHLL
         return histo
-    for v in dense_registers(value):
-        histo[v] += 1
-    return histo
+    return registers_histogram(dense_registers(value))
 
 
 def count_histogram(histo) -> int:
@@ -738,8 +801,11 @@ def count_histogram(histo) -> int:
 
 
 def registers_histogram(registers) -> list:
+    """How many registers hold each value; counting stops at the largest value
+    present (found by memchr), as every count above it is zero."""
     registers = bytes(registers)
-    return [registers.count(v) for v in range(64)]
+    top = next(v for v in range(HLL_REGISTER_MAX, -1, -1) if v in registers)
+    return [registers.count(v) for v in range(top + 1)] + [0] * (HLL_REGISTER_MAX - top)
 
 
 def cardinality(value) -> int:
