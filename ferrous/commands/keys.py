@@ -190,8 +190,9 @@ def _generic_expire(ctx, argv, unit_ms: int, relative: bool) -> int:
         return 0
     # Replicas and the AOF get DEL (deadline passed) or PEXPIREAT <absolute ms>
     # (options kept), so that they agree on the deadline.
-    if when <= now and not db.is_replica:
-        # A deadline in the past deletes the key (replicas wait for the primary's DEL).
+    if when <= now and not db.is_replica and not db.loading:
+        # A deadline in the past deletes the key (replicas wait for the primary's DEL;
+        # an AOF being loaded keeps the key with its deadline: checkAlreadyExpired).
         db.delete(key)
         notify(ctx, NOTIFY_GENERIC, "del", key)
         ctx.rewrite_propagation([b"DEL", key])

@@ -5,6 +5,7 @@ The RDB work itself lives in ferrous/persistence/: rdb.py (format), snapshot.py
 """
 from __future__ import annotations
 
+import logging
 import time
 
 from ferrous import errors
@@ -14,6 +15,8 @@ from ferrous.errors import CommandError
 from ferrous.persistence import rdb
 from ferrous.server.notify import NOTIFY_GENERIC, notify
 from ferrous.storage.keyspace import now_ms
+
+log = logging.getLogger("ferrous.rdb")
 
 
 # ---------------------------------------------------------------------------------
@@ -71,7 +74,10 @@ def restore(ctx, argv):
         raise CommandError(errors.DUMP_PAYLOAD_INVALID)
     try:
         value = rdb.load_dump_payload(payload, config)
-    except (rdb.RDBError, ValueError, IndexError, OverflowError):
+    except (rdb.RDBError, ValueError, IndexError, OverflowError) as exc:
+        # rdbReportError in a RESTORE context: logged at verbose, the client gets the error.
+        log.info("Internal error in RDB reading offset 0, function at rdb.c:0 -> %s",
+                 str(exc) or type(exc).__name__)
         value = None
     if value is None:
         raise CommandError(errors.BAD_DATA_FORMAT)

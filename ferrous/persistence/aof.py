@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import time
 
@@ -39,6 +40,24 @@ class AofError(Exception):
     pass
 
 
+_MANIFEST_MAX_LINE = 1024
+
+
+def _manifest_error(reason: str, number: int = 0, line: str | None = None) -> None:
+    """The lines aofLoadManifestFromFile logs before exit(1); the reason goes last."""
+    log.warning("\n*** FATAL AOF MANIFEST FILE ERROR ***\n")
+    if line is not None:
+        log.warning("Reading the manifest file, at line %d\n", number)
+        log.warning(">>> '%s'\n", line)
+    raise AofError(reason + "\n")
+
+
+def _atoll(text: str) -> int:
+    """C atoll: the leading integer, 0 when there is none."""
+    digits = re.match(r"\s*[+-]?\d+", text)
+    return int(digits.group()) if digits else 0
+
+
 # -- the manifest ---------------------------------------------------------------------
 class Manifest:
     """The list of AOF files and their roles (aofManifest). Base and incremental
@@ -53,38 +72,75 @@ class Manifest:
 
     @classmethod
     def parse(cls, text: str) -> "Manifest":
+        """aofLoadManifestFromFile: the first bad line stops the server, logged as Redis
+        logs it (Redis's aof-multi-part.tcl greps these texts)."""
         manifest = cls()
-        for number, line in enumerate(text.splitlines(), 1):
-            line = line.strip()
-            if not line or line.startswith("#"):
+        lines = text.splitlines(keepends=True)
+        if not lines:
+            _manifest_error("Found an empty AOF manifest")
+        for number, raw in enumerate(lines, 1):
+            if raw.startswith("#"):
                 continue
-            fields = line.split()
-            if len(fields) % 2:
-                raise AofError("Invalid AOF manifest file format")
-            info = dict(zip(fields[::2], fields[1::2]))
-            name, seq, kind = info.get("file"), info.get("seq"), info.get("type")
-            if name is None or seq is None or kind not in (BASE, HISTORY, INCR):
-                raise AofError("Invalid AOF manifest file format")
-            entry = (name, int(seq))
-            if kind == BASE:
-                if manifest.base is not None:
-                    raise AofError("Found duplicate base file information")
-                manifest.base = entry
-                manifest.base_seq = entry[1]
-            elif kind == INCR:
-                manifest.incrs.append(entry)
-                manifest.incr_seq = max(manifest.incr_seq, entry[1])
-            else:
-                manifest.history.append(entry)
+            if not raw.endswith("\n") or len(raw) > _MANIFEST_MAX_LINE:
+                _manifest_error("The AOF manifest file contains too long line")
+            line = raw.strip(" \t\r\n")
+            try:
+                manifest._add_line(line)
+            except AofError as exc:
+                _manifest_error(str(exc), number, line)
         return manifest
+
+    def _add_line(self, line: str) -> None:
+        from ferrous.protocol.parser import split_inline_args
+        fields = split_inline_args(line.encode("utf-8", "surrogateescape"))   # sdssplitargs
+        fields = [field.decode("utf-8", "surrogateescape") for field in fields or ()]
+        if not fields or len(fields) < 6 or len(fields) % 2:
+            raise AofError("Invalid AOF manifest file format")
+        name, seq, kind = None, 0, ""
+        for key, value in zip(fields[::2], fields[1::2]):
+            key = key.lower()
+            if key == "file":
+                name = value
+                if os.path.basename(name) != name:
+                    raise AofError("File can't be a path, just a filename")
+            elif key == "seq":
+                seq = _atoll(value)
+            elif key == "type":
+                kind = value[0]
+        if not name or not seq or not kind:
+            raise AofError("Invalid AOF manifest file format")
+        entry = (name, seq)
+        if kind == BASE:
+            if self.base is not None:
+                raise AofError("Found duplicate base file information")
+            self.base = entry
+            self.base_seq = seq
+        elif kind == HISTORY:
+            self.history.append(entry)
+        elif kind == INCR:
+            if seq <= self.incr_seq:
+                raise AofError("Found a non-monotonic sequence number")
+            self.incrs.append(entry)
+            self.incr_seq = seq
+        else:
+            raise AofError("Unknown AOF file type")
 
     def render(self) -> str:
         lines = []
         if self.base is not None:
-            lines.append("file %s seq %d type b\n" % self.base)
-        lines += ["file %s seq %d type h\n" % entry for entry in self.history]
-        lines += ["file %s seq %d type i\n" % entry for entry in self.incrs]
+            lines.append(_manifest_line(self.base, BASE))
+        lines += [_manifest_line(entry, HISTORY) for entry in self.history]
+        lines += [_manifest_line(entry, INCR) for entry in self.incrs]
         return "".join(lines)
+
+
+def _manifest_line(entry: tuple, kind: str) -> str:
+    """aofInfoFormat: a name with spaces, quotes or control characters is quoted."""
+    name, seq = entry
+    if re.search(r'[\s"\\]|[^\x20-\x7e]', name):
+        from ferrous.server.limits import sds_repr
+        name = sds_repr(name.encode("utf-8", "surrogateescape"))
+    return "file %s seq %d type %s\n" % (name, seq, kind)
 
 
 # -- the writer -----------------------------------------------------------------------
@@ -98,6 +154,7 @@ class AppendOnlyFile:
         self.manifest = Manifest()
         self.fd = -1
         self.selected_db = -1
+        self.annotated_second = 0      # aof_cur_timestamp: the last "#TS:" annotation
         self.unsynced = False
         self.last_fsync = time.monotonic()
         self.current_size = 0                # base + incrementals, for INFO and auto-rewrite
@@ -113,6 +170,7 @@ class AppendOnlyFile:
         self.delayed_fsync = 0
         self.enabled = False
         self._rewrite_gate = threading.Lock()
+        self.rewrite_cancelled = threading.Event()   # killAppendOnlyChild for the thread
         self._stop = threading.Event()
         self._fsync_thread = None
 
@@ -136,9 +194,14 @@ class AppendOnlyFile:
         (the current dataset, empty on a fresh start) and incremental file."""
         os.makedirs(self.dir, exist_ok=True)
         self.enabled = True
-        if existing is not None and existing.incrs:
+        if existing is not None and (existing.incrs or existing.base):
             self.manifest = existing
-            self._open_incr(existing.incrs[-1][0], append=True)
+            if existing.incrs:
+                self._open_incr(existing.incrs[-1][0], append=True)
+            else:   # a base alone (an upgraded old-style AOF): a first incremental file
+                log.info("Creating AOF incr file %s on server start",
+                         self._name(existing.incr_seq + 1, INCR))
+                self._open_next_incr()
             self.current_size = self._files_size()
             self.base_size = self.current_size     # aof_rewrite_base_size: the size at start-up
             self.server.propagator.add_consumer(self)
@@ -160,7 +223,18 @@ class AppendOnlyFile:
     def disable(self) -> None:
         """CONFIG SET appendonly no (stopAppendOnly)."""
         self.enabled = False
+        self.kill_rewrite()
         self.close()
+
+    def kill_rewrite(self) -> None:
+        """killAppendOnlyChild: a running background rewrite stops; its base is dropped."""
+        thread = self.rewrite_thread
+        if thread is None or not thread.is_alive():
+            return
+        log.info("Killing running AOF rewrite child: %d", thread.native_id or 0)
+        self.rewrite_cancelled.set()
+        if thread is not threading.current_thread():
+            thread.join()
 
     def close(self) -> None:
         """Stop consuming, fsync and close (SHUTDOWN, appendonly no)."""
@@ -205,6 +279,11 @@ class AppendOnlyFile:
             chunks.append(encode_command(argv))
         if not chunks:
             return
+        if self.config.aof_timestamp_enabled:   # genAofTimestampAnnotationIfNeeded(0)
+            now = int(time.time())
+            if now > self.annotated_second:
+                chunks.insert(0, b"#TS:%d\r\n" % now)
+                self.annotated_second = now
         data = b"".join(chunks)
         with self.lock:
             self._write(data)
@@ -270,6 +349,7 @@ class AppendOnlyFile:
                 return
         finally:
             keyspace.unlock_all()
+        self.rewrite_cancelled = threading.Event()
         thread = threading.Thread(target=self._rewrite_body, args=(incr_seq, view, started),
                                   name="ferrous-aof-rewrite", daemon=True)
         self.rewrite_thread = thread
@@ -301,24 +381,32 @@ class AppendOnlyFile:
         return manifest.incr_seq
 
     def _rewrite_body(self, incr_seq, view, started) -> None:
+        from ferrous.persistence.snapshot import SaveCancelled
         try:
-            self._finish_rewrite(incr_seq, view, started)
+            self._finish_rewrite(incr_seq, view, started, self.rewrite_cancelled)
+        except SaveCancelled:
+            pass    # killed (appendonly no): nothing is recorded, as for Redis's child
         except Exception:
             self.last_rewrite_status = "err"
             self.rewrite_failures += 1
             log.exception("Background AOF rewrite failed")
 
-    def _finish_rewrite(self, incr_seq: int, view, started: float) -> None:
+    def _finish_rewrite(self, incr_seq: int, view, started: float, cancelled=None) -> None:
         rdb = self._rdb_base() or not isinstance(view, list)
         base_seq = self.manifest.base_seq + 1
         base = self._name(base_seq, BASE, rdb=rdb)
         os.makedirs(self.dir, exist_ok=True)
         temp = self._path("temp-rewriteaof-bg-%d.aof" % os.getpid())
+        delay = max(0, getattr(self.config, "rdb_key_save_delay", 0)) if cancelled else 0
         try:
             with open(temp, "wb") as fh:
-                aof_format.write_base(fh, view, rdb=rdb, config=self.config)
+                aof_format.write_base(fh, view, rdb=rdb, config=self.config,
+                                      key_delay_us=delay, cancelled=cancelled)
                 fh.flush()
                 os.fsync(fh.fileno())
+        except BaseException:
+            _unlink_quietly(temp)       # aofRemoveTempFile
+            raise
         finally:
             if not isinstance(view, list):
                 view.release()
@@ -344,14 +432,7 @@ class AppendOnlyFile:
         log.info("Background AOF rewrite finished successfully")
 
     def _persist_manifest(self) -> None:
-        name = self.config.appendfilename + ".manifest"
-        temp = self._path("temp-" + name)
-        with open(temp, "w") as fh:
-            fh.write(self.manifest.render())
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.rename(temp, self._path(name))
-        _fsync_dir(self.dir)
+        _write_manifest(self.dir, self.config.appendfilename + ".manifest", self.manifest.render())
 
     def _delete_history(self) -> None:
         for name, _seq in self.manifest.history:
@@ -403,6 +484,13 @@ class AppendOnlyFile:
         return fields
 
 
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
 def _fsync_dir(path: str) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -427,13 +515,17 @@ def load(server, manifest: Manifest) -> int:
     config = server.config
     directory = os.path.join(config.dir, config.appenddirname)
     files = ([manifest.base[0]] if manifest.base else []) + [name for name, _ in manifest.incrs]
+    for name in files:      # getBaseAndIncrAppendOnlyFilesSize: every file must be there
+        try:
+            os.stat(os.path.join(directory, name))
+        except OSError as exc:
+            raise AofError("Unable to obtain the AOF file %s length. stat: %s"
+                           % (name, os.strerror(exc.errno or 0))) from None
     replayer = _Replayer(server)
     server.keyspace.set_loading(True)
     try:
         for number, name in enumerate(files):
             path = os.path.join(directory, name)
-            if not os.path.exists(path):
-                raise AofError("The AOF file %s doesn't exist" % name)
             last = number == len(files) - 1
             _load_file(server, replayer, path, name, last)
     finally:
@@ -528,7 +620,7 @@ def boot(server) -> bool:
     server.cron.tasks.append(lambda: cron(server))
     if not server.config.appendonly:
         return False
-    manifest = read_manifest(server.config)
+    manifest = _upgrade_old_style(server.config, read_manifest(server.config))
     if manifest is not None:
         started = time.monotonic()
         count = load(server, manifest)
@@ -536,6 +628,50 @@ def boot(server) -> bool:
                  time.monotonic() - started, count)
     server.aof.open_at_boot(manifest)
     return True
+
+
+def _upgrade_old_style(config, manifest: Manifest | None) -> Manifest | None:
+    """loadAppendOnlyFiles / aofUpgradePrepare: an appendfilename file in dir (a Redis
+    before 7.0) becomes the base of a manifest in appenddirname, when no manifest
+    names other files yet."""
+    old_path = os.path.join(config.dir, config.appendfilename)
+    directory = os.path.join(config.dir, config.appenddirname)
+    if not os.path.isfile(old_path):
+        return manifest
+    empty = manifest is None or (manifest.base is None and not manifest.incrs)
+    interrupted = (manifest is not None and manifest.base is not None and not manifest.incrs
+                   and manifest.base[0] == config.appendfilename
+                   and not os.path.isfile(os.path.join(directory, config.appendfilename)))
+    if os.path.isdir(directory) and not (empty or interrupted):
+        return manifest
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError as exc:
+        raise AofError("Can't open or create append-only dir %s: %s"
+                       % (config.appenddirname, os.strerror(exc.errno or 0))) from None
+    upgraded = manifest or Manifest()
+    upgraded.base, upgraded.base_seq = (config.appendfilename, 1), 1
+    _write_manifest(directory, config.appendfilename + ".manifest", upgraded.render())
+    try:
+        os.rename(old_path, os.path.join(directory, config.appendfilename))
+    except OSError as exc:
+        raise AofError("Error trying to move the old AOF file %s into dir %s: %s"
+                       % (config.appendfilename, config.appenddirname,
+                          os.strerror(exc.errno or 0))) from None
+    log.info("Successfully migrated an old-style AOF file (%s) into the AOF directory (%s).",
+             config.appendfilename, config.appenddirname)
+    return upgraded
+
+
+def _write_manifest(directory: str, name: str, text: str) -> None:
+    """persistAofManifest: a temp file renamed over the manifest, then the dir fsynced."""
+    temp = os.path.join(directory, "temp-" + name)
+    with open(temp, "w") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.rename(temp, os.path.join(directory, name))
+    _fsync_dir(directory)
 
 
 def _toggle(server, enabled: bool) -> None:

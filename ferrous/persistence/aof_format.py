@@ -2,6 +2,8 @@
 and reading a file back as a list of commands with Redis's error handling."""
 from __future__ import annotations
 
+import time
+
 from ferrous.protocol.encoder import format_double
 
 ITEMS_PER_COMMAND = 64   # AOF_REWRITE_ITEMS_PER_CMD
@@ -43,17 +45,21 @@ def snapshot(server) -> list:
 
 
 # -- the command-form base -------------------------------------------------------------------
-def write_base(fh, view, rdb: bool, config=None) -> None:
+def write_base(fh, view, rdb: bool, config=None, key_delay_us: int = 0, cancelled=None) -> None:
     """The base file from a view: a persistence.snapshot.Snapshot (written as RDB) or
-    snapshot()'s list (as RDB with the preamble, else as commands)."""
+    snapshot()'s list (as RDB with the preamble, else as commands). key_delay_us is
+    rdb-key-save-delay (not for a list written as RDB); setting `cancelled` stops the write
+    (SaveCancelled), as killing Redis's rewrite child does."""
     if not isinstance(view, list):
         from ferrous.persistence.snapshot import write_snapshot
-        write_snapshot(fh, view, aof_base=True)
+        write_snapshot(fh, view, aof_base=True, key_delay_us=key_delay_us, cancelled=cancelled)
         return
     if rdb:
         from ferrous.persistence import rdb as rdb_module
         rdb_module.write_aof_base(fh, view, config)
         return
+    if getattr(config, "aof_timestamp_enabled", False):    # rewriteAppendOnlyFileRio
+        fh.write(b"#TS:%d\r\n" % int(time.time()))
     # rewriteFunctions: the libraries come first, as FUNCTION LOAD commands.
     for code in getattr(view, "functions", ()):
         fh.write(encode_command([b"FUNCTION", b"LOAD", code]))
@@ -64,6 +70,17 @@ def write_base(fh, view, rdb: bool, config=None) -> None:
                 fh.write(encode_command(argv))
             if expire >= 0:
                 fh.write(encode_command([b"PEXPIREAT", key, b"%d" % expire]))
+            if key_delay_us:
+                _key_delay(key_delay_us, cancelled)
+
+
+def _key_delay(key_delay_us: int, cancelled) -> None:
+    """rdb-key-save-delay after each key, interrupted when the rewrite is killed."""
+    if cancelled is None:
+        time.sleep(key_delay_us / 1e6)
+    elif cancelled.wait(key_delay_us / 1e6):
+        from ferrous.persistence.snapshot import SaveCancelled
+        raise SaveCancelled()
 
 
 def rdb_available() -> bool:

@@ -176,21 +176,31 @@ ZIPLIST_HEADER_SIZE = 10
 
 
 def ziplist_items(blob: bytes) -> list:
+    """The entries, validated deeply as ziplistValidateIntegrity(deep=1) does: Redis 7.0
+    always converts a loaded ziplist to a listpack, so it always checks every entry
+    (prevlen chain, tail offset, count), sanitize-dump-payload or not."""
     size = len(blob)
     if size < ZIPLIST_HEADER_SIZE + 1 or int.from_bytes(blob[:4], "little") != size or blob[-1] != 0xFF:
         raise EncodingError("Ziplist integrity check failed.")
     out = []
     p = ZIPLIST_HEADER_SIZE
+    prev_start, prev_raw = None, 0
     try:
         while blob[p] != 0xFF:
-            p += 1 if blob[p] < 254 else 5          # prevlen
+            start = p
+            if blob[p] < 254:
+                prevlen, p = blob[p], p + 1
+            else:
+                prevlen, p = int.from_bytes(blob[p + 1:p + 5], "little"), p + 5
+            if prevlen != prev_raw:
+                raise EncodingError("Ziplist integrity check failed.")
             b = blob[p]
             kind = b >> 6
             if kind == 0:
                 n, p = b & 0x3F, p + 1
             elif kind == 1:
                 n, p = ((b & 0x3F) << 8) | blob[p + 1], p + 2
-            elif b == 0x80:
+            elif kind == 2:     # ZIP_STR_32B: the low 6 bits are not looked at
                 n, p = int.from_bytes(blob[p + 1:p + 5], "big"), p + 5
             else:
                 p += 1
@@ -205,19 +215,31 @@ def ziplist_items(blob: bytes) -> list:
                 elif b == 0xFE:
                     width = 1
                 elif 0xF1 <= b <= 0xFD:
-                    out.append(b"%d" % ((b & 0x0F) - 1))
-                    continue
+                    width = 0
                 else:
                     raise EncodingError("Ziplist integrity check failed.")
-                out.append(b"%d" % int.from_bytes(blob[p:p + width], "little", signed=True))
+                if p + width > size - 1:
+                    raise EncodingError("Ziplist integrity check failed.")
+                if width:
+                    out.append(b"%d" % int.from_bytes(blob[p:p + width], "little", signed=True))
+                else:
+                    out.append(b"%d" % ((b & 0x0F) - 1))
                 p += width
+                prev_start, prev_raw = start, p - start
                 continue
             if p + n > size - 1:
                 raise EncodingError("Ziplist integrity check failed.")
             out.append(blob[p:p + n])
             p += n
+            prev_start, prev_raw = start, p - start
     except IndexError:
         raise EncodingError("Ziplist integrity check failed.") from None
+    tail = int.from_bytes(blob[4:8], "little")
+    count = int.from_bytes(blob[8:10], "little")
+    if tail > size - 1 or (prev_start is not None and tail != prev_start):
+        raise EncodingError("Ziplist integrity check failed.")
+    if count != 0xFFFF and count != len(out):
+        raise EncodingError("Ziplist integrity check failed.")
     if p != size - 1:
         raise EncodingError("Ziplist integrity check failed.")
     return out

@@ -17,6 +17,7 @@ continue from there.
 """
 from __future__ import annotations
 
+import logging
 import math
 import struct
 import time
@@ -36,6 +37,8 @@ from ferrous.storage.values.hashes import HashValue
 from ferrous.storage.values.lists import ListValue
 from ferrous.storage.values.sets import SetValue, is_int
 from ferrous.storage.values.zsets import ZSetValue
+
+log = logging.getLogger("ferrous.rdb")
 
 RDB_VERSION = 10
 MIN_READ_VERSION = 1
@@ -91,6 +94,21 @@ _unpack_double = struct.Struct("<d").unpack_from
 
 class RDBError(Exception):
     """A file or payload that cannot be loaded; the text says why."""
+
+
+class RDBChecksumError(RDBError):
+    """The CRC64 trailer does not match the data (rdbLoadRio's "RDB CRC error")."""
+
+    def __init__(self, expected: int, got: int):
+        super().__init__("Wrong RDB checksum")
+        self.expected, self.got = expected, got
+
+
+class RDBLoadAborted(RDBError):
+    """Loading the data file at start-up failed; the failure is logged already."""
+
+    def __init__(self):
+        super().__init__("Terminating server after rdb file reading failure.")
 
 
 # ---------------------------------------------------------------------------
@@ -164,19 +182,27 @@ def _node_fits(node_bytes: int, node_count: int, element_len: int, fill: int) ->
 def _encode_list(out: bytearray, value: ListValue, config, compress: bool) -> int:
     """RDB_TYPE_LIST_QUICKLIST_2: nodes of listpacks, split as RPUSH would split them."""
     fill = getattr(config, "list_max_listpack_size", -2)
+    # Elements this long live in plain nodes of their own (DEBUG QUICKLIST-PACKED-THRESHOLD).
+    threshold = getattr(config, "quicklist_packed_threshold", 1 << 30)
     nodes, entries, size = [], [], 7
     for element in value.items:
+        if len(element) >= threshold:
+            if entries:
+                nodes.append((QUICKLIST_NODE_PACKED, lp_pack_entries(entries, len(entries))))
+                entries, size = [], 7
+            nodes.append((QUICKLIST_NODE_PLAIN, element))
+            continue
         entry = lp_entry(element)
         if entries and not _node_fits(size, len(entries), len(element), fill):
-            nodes.append(lp_pack_entries(entries, len(entries)))
+            nodes.append((QUICKLIST_NODE_PACKED, lp_pack_entries(entries, len(entries))))
             entries, size = [], 7
         entries.append(entry)
         size += len(entry)
     if entries:
-        nodes.append(lp_pack_entries(entries, len(entries)))
+        nodes.append((QUICKLIST_NODE_PACKED, lp_pack_entries(entries, len(entries))))
     put_length(out, len(nodes))
-    for node in nodes:
-        put_length(out, QUICKLIST_NODE_PACKED)
+    for container, node in nodes:
+        put_length(out, container)
         put_string(out, node, compress)
     return TYPE_LIST_QUICKLIST_2
 
@@ -467,15 +493,21 @@ class Serialized:
         self.data = data
 
 
-def aux_fields(used_memory: int = 0, aof_base: bool = False) -> list:
-    """The aux fields Redis 7.0.15 writes, in its order (rdbSaveInfoAuxFields)."""
-    return [
+def aux_fields(used_memory: int = 0, aof_base: bool = False, repl: tuple | None = None) -> list:
+    """The aux fields Redis 7.0.15 writes, in its order (rdbSaveInfoAuxFields); `repl`
+    is (stream db, replication ID, offset) when the server is in a replication chain."""
+    fields = [
         (b"redis-ver", REDIS_VERSION.encode()),
         (b"redis-bits", b"64"),
         (b"ctime", b"%d" % int(time.time())),
         (b"used-mem", b"%d" % used_memory),
-        (b"aof-base", b"1" if aof_base else b"0"),
     ]
+    if repl is not None:
+        stream_db, replid, offset = repl
+        fields += [(b"repl-stream-db", b"%d" % stream_db), (b"repl-id", replid.encode()),
+                   (b"repl-offset", b"%d" % offset)]
+    fields.append((b"aof-base", b"1" if aof_base else b"0"))
+    return fields
 
 
 # ---------------------------------------------------------------------------
@@ -499,6 +531,7 @@ class RdbReader:
         self.aux: dict = {}
         self.functions: list = []
         self.on_function = None       # called with each library's code as it is read
+        self.empty_keys_skipped = 0     # empty values in the file (Redis #8453): dropped
 
     # -- primitives ----------------------------------------------------------------
     def take(self, n: int) -> bytes:
@@ -578,8 +611,9 @@ class RdbReader:
             return _LOADERS[kind](self)
         except KeyError:
             raise RDBError(_unsupported(kind)) from None
-        except EncodingError as exc:
-            raise RDBError(str(exc)) from None
+        except (EncodingError, RDBError) as exc:
+            # rdbLoadObject names the object type when a compact encoding fails its check
+            raise RDBError(_INTEGRITY_FAILED.get(kind, str(exc))) from None
 
     # -- whole files -----------------------------------------------------------------
     def header(self) -> None:
@@ -642,13 +676,18 @@ class RdbReader:
             value = self.value(op)
             if value is not None:
                 on_key(LoadedKey(db, key, value, expire_ms, idle, freq))
+            else:
+                self.empty_keys_skipped += 1
+                if self.empty_keys_skipped <= 10:
+                    log.warning("rdbLoadObject skipping empty key: %s", key.decode(errors="replace"))
             expire_ms, idle, freq = -1, None, None
         if self.version >= 5:
             end_of_data = self.pos
             stored = int.from_bytes(self.take(8), "little")
             if verify_checksum and stored != 0:
-                if crc64(0, self.data[start:end_of_data]) != stored:
-                    raise RDBError("Wrong RDB checksum")
+                computed = crc64(0, self.data[start:end_of_data])
+                if computed != stored:
+                    raise RDBChecksumError(computed, stored)
         return self.pos
 
 
@@ -741,6 +780,8 @@ def _load_hash(r: RdbReader):
 
 def _load_hash_zipmap(r: RdbReader):
     pairs = zipmap_items(r.string())
+    if not pairs:       # zipmapValidateIntegrity: a zipmap holds at least one pair
+        raise RDBError("Zipmap integrity check failed.")
     value = _hash_from(pairs, r.config, False)
     if value is not None and value.listpack:
         # zipmaps also convert on a long field or value (rdb.c checks maxlen there)
@@ -820,7 +861,8 @@ def _stream_node_entries(master_id: int, items: list) -> tuple:
         next(numbers)                           # count
         next(numbers)                           # deleted
         nfields = int(next(numbers))
-        master = tuple(next(numbers) for _ in range(nfields))
+        # A list, not a generator: that would turn StopIteration into RuntimeError.
+        master = tuple([next(numbers) for _ in range(nfields)])
         if int(next(numbers)) != 0:
             raise RDBError("Stream listpack integrity check failed.")
         master_ms, master_seq = master_id >> 64, master_id & _U64
@@ -902,6 +944,17 @@ def _load_stream_group(r: RdbReader, stream, version: int) -> None:
             consumer.pel[stream_id] = nack
     if any(nack.consumer is None for nack in group.pel.values()):
         raise RDBError("Stream group PEL entry without a consumer")
+
+
+_INTEGRITY_FAILED = {
+    TYPE_HASH_ZIPMAP: "Zipmap integrity check failed.",
+    TYPE_LIST_ZIPLIST: "List ziplist integrity check failed.",
+    TYPE_SET_INTSET: "Intset integrity check failed.",
+    TYPE_ZSET_ZIPLIST: "Zset ziplist integrity check failed.",
+    TYPE_HASH_ZIPLIST: "Hash ziplist integrity check failed.",
+    TYPE_HASH_LISTPACK: "Hash listpack integrity check failed.",
+    TYPE_ZSET_LISTPACK: "Zset listpack integrity check failed.",
+}
 
 
 _LOADERS = {

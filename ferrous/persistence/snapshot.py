@@ -73,6 +73,10 @@ class Snapshot:
         # hold the whole keyspace too (scripting/state.py sets the hook).
         codes = getattr(keyspace, "library_codes", None)
         self.functions = codes() if codes is not None else []
+        # rdbPopulateSaveInfo at this instant: (stream db, replid, offset) or None
+        # (replication/__init__.py sets the hook).
+        repl_info = getattr(keyspace, "repl_info", None)
+        self.repl_info = repl_info() if repl_info is not None else None
         self.keys_total = sum(db.size() for db in keyspace.dbs)
         self.keys_done = 0
         self.active = True
@@ -184,7 +188,7 @@ def write_snapshot(fileobj, snapshot: Snapshot, aof_base: bool = False,
     `cancelled` interrupts rdb-key-save-delay's pauses (raising SaveCancelled)."""
     config = snapshot.config
     writer = rdb.RdbWriter(fileobj, config, checksum=bool(getattr(config, "rdbchecksum", True)))
-    writer.header(rdb.aux_fields(used_memory, aof_base))
+    writer.header(rdb.aux_fields(used_memory, aof_base, None if aof_base else snapshot.repl_info))
     writer.functions(snapshot.functions)
     count = 0
     now = time.monotonic()

@@ -1,6 +1,7 @@
 """The Server: wires config, keyspace, I/O threads, workers and background threads."""
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import signal
@@ -13,7 +14,7 @@ from ferrous import REDIS_VERSION, __version__, replication
 from ferrous.commands import registry
 from ferrous.config import Config
 from ferrous import errors
-from ferrous.server import acl, eviction, introspection, limits
+from ferrous.server import acl, eviction, introspection, limits, tracking
 from ferrous.server.background import Cron
 from ferrous.server.io_thread import Acceptor, IOThread
 from ferrous.server.lazyfree import LazyFree
@@ -23,6 +24,9 @@ from ferrous.server.workers import WorkerPool
 from ferrous.storage.keyspace import Keyspace
 
 log = logging.getLogger("ferrous")
+
+_UNSUPPORTED_FAMILY = (errno.ENOPROTOOPT, errno.EPROTONOSUPPORT, errno.ESOCKTNOSUPPORT,
+                       errno.EPFNOSUPPORT, errno.EAFNOSUPPORT)
 
 
 class Server:
@@ -54,7 +58,11 @@ class Server:
         from ferrous.persistence import saving
         saving.install(self)            # SAVE/BGSAVE state, save points, INFO persistence
         introspection.install(self)     # slow log, latency, MONITOR, CLIENT PAUSE, used_memory
+        tracking.install(self)          # CLIENT TRACKING (client-side caching)
+        from ferrous.server import listeners
+        listeners.install(self)         # CONFIG SET port / bind re-listen at run time
         self.shutdown_event = threading.Event()
+        self.unix_listeners: list[socket.socket] = []
         self.started = False
         self.port = self.config.port
 
@@ -63,12 +71,16 @@ class Server:
         return self.replication.is_replica
 
     # -- lifecycle ----------------------------------------------------------
-    def start(self) -> None:
+    def start(self, on_listening=None) -> None:
         from ferrous.persistence import aof
+        # Listening first, as initServer does; clients are served after the load.
+        self.listeners = self._listen()
+        self.unix_listeners = self._listen_unix()
+        self.port = self.listeners[0].getsockname()[1]
+        if on_listening is not None:
+            on_listening(self)          # the start-up log before the load, as Redis's main()
         if not aof.boot(self):      # loads the AOF (when appendonly is on) before any client
             self.rdb.load_at_boot()     # else dump.rdb, as loadDataFromDisk does
-        self.listeners = self._listen()
-        self.port = self.listeners[0].getsockname()[1]
         replication.start(self)     # `replicaof` in the config file
         self.io_threads = [IOThread(self, i) for i in range(self.config.io_threads)]
         self.workers = WorkerPool(self, self.config.worker_threads)
@@ -76,9 +88,42 @@ class Server:
             thread.start()
         self.workers.start()
         self.cron.start()
-        self.acceptor = Acceptor(self, self.listeners)
+        self.acceptor = Acceptor(self, self.listeners + self.unix_listeners)
         self.acceptor.start()
         self.started = True
+
+    def _listen_unix(self) -> list[socket.socket]:
+        """`unixsocket`: a relative path is in `dir`; a stale file there is replaced and
+        `unixsocketperm` applied, as anetUnixServer does."""
+        if not self.config.unixsocket:
+            return []
+        path = os.path.join(self.config.dir, self.config.unixsocket)
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.bind(path)
+            if self.config.unixsocketperm:
+                os.chmod(path, self.config.unixsocketperm)
+            sock.listen(self.config.tcp_backlog)
+            sock.setblocking(False)
+        except OSError as exc:
+            sock.close()
+            log.warning("Failed opening Unix socket: %s", os.strerror(exc.errno or 0))
+            raise ListenError(f"Failed opening Unix socket: {path}") from exc
+        self.unix_socket_path = path
+        return [sock]
+
+    def _remove_unix_socket(self) -> None:
+        path = getattr(self, "unix_socket_path", None)
+        if path:
+            log.info("Removing the unix socket file.")
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
 
     def _listen(self) -> list[socket.socket]:
         addresses = self.config.bind.split() or ["*"]
@@ -102,12 +147,16 @@ class Server:
                 sock.setblocking(False)
                 sockets.append(sock)
             except OSError as exc:
-                if optional or (exc.errno in (97, 99) and len(addresses) > 1):
+                # listenToPort: an optional address may be unavailable; an address
+                # family or protocol the host lacks is skipped.
+                if (optional and exc.errno == errno.EADDRNOTAVAIL) or exc.errno in _UNSUPPORTED_FAMILY:
                     continue
                 # Redis's two lines: tools (Redis's test suite among them) read them to
                 # retry on another port.
                 log.warning("Warning: Could not create server TCP listening socket %s:%d: bind: %s",
                             addr.lstrip("-"), self.config.port, os.strerror(exc.errno or 0))
+                for bound in sockets:   # rolled back, as listenToPort does
+                    bound.close()
                 raise ListenError(f"Failed listening on port {self.config.port} (TCP), aborting.") from exc
         if not sockets:
             raise OSError("could not bind any address")
@@ -120,8 +169,9 @@ class Server:
         if self.acceptor:
             self.acceptor.running = False
             self.acceptor.join(timeout=2)
-        for sock in self.listeners:
+        for sock in self.listeners + self.unix_listeners:
             sock.close()
+        self._remove_unix_socket()
         self.cron.stop()
         self.lazyfree.stop()
         for thread in self.io_threads:
@@ -257,9 +307,11 @@ def log_startup(config: Config) -> None:
     log.warning("Configuration loaded")
 
 
-def log_ready(server) -> None:
-    """The logo (always-show-logo, or Redis's one-line form) and "Ready to accept"."""
-    if server.config.always_show_logo:
+def log_initialized(server) -> None:
+    """The logo (always-show-logo, or Redis's one-line form) and "Server initialized",
+    before the data loads as in Redis: tools wait for " PID: " even when loading fails."""
+    config = server.config
+    if config.always_show_logo:
         logo = _LOGO.format(version=__version__, redis=REDIS_VERSION, port=server.port, pid=os.getpid())
         for handler in logging.getLogger().handlers:
             handler.stream.write(logo + "\n")
@@ -267,6 +319,9 @@ def log_ready(server) -> None:
     else:
         log.info("Running mode=standalone, port=%d.", server.port)
     log.warning("Server initialized")
+
+
+def log_ready(server) -> None:
     log.info("Ready to accept connections")
 
 
@@ -295,10 +350,13 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     from ferrous.persistence.aof import AofError
-    from ferrous.persistence.rdb import RDBError
+    from ferrous.persistence.rdb import RDBError, RDBLoadAborted
     try:
-        server.start()
+        server.start(on_listening=log_initialized)
     except AofError as exc:
+        log.error("%s", exc)
+        return 1
+    except RDBLoadAborted as exc:     # the reason is logged already (rdbReportError)
         log.error("%s", exc)
         return 1
     except RDBError as exc:
