@@ -3,6 +3,7 @@ machinery lives in ferrous/replication/."""
 from __future__ import annotations
 
 import logging
+import time
 
 from ferrous import errors
 from ferrous.commands.args import parse_int
@@ -10,6 +11,7 @@ from ferrous.commands.registry import command
 from ferrous.errors import CommandError
 from ferrous.protocol.types import Raw, Simple
 from ferrous.replication import update_checks
+from ferrous.replication.failover import NO_FAILOVER, accept_failover_request, is_failover_request
 from ferrous.replication.primary import ONLINE
 from ferrous.replication.replica import CONNECTED, ReplicaLink
 from ferrous.server.blocking import block, parse_timeout
@@ -23,6 +25,8 @@ _NO_REPLY = Raw(b"")
 def _generic_replicaof(ctx, argv):
     server = ctx.server
     repl = server.replication
+    if repl.failover.state != NO_FAILOVER:
+        raise CommandError(errors.REPLICAOF_WHILE_FAILING_OVER)
     host, port_arg = argv[1], argv[2]
     if host.lower() == b"no" and port_arg.lower() == b"one":
         if repl.is_replica:
@@ -56,6 +60,7 @@ def become_replica(server, host: str, port: int) -> None:
         server.keyspace.set_replica(True)
         unblock_all(server)
     repl.disconnect_replicas()
+    server.config.replicaof = (host, port)      # masterhost: CONFIG GET / REWRITE read it
     repl.link = ReplicaLink(server, host, port)
     update_checks(server)
     repl.link.start()
@@ -67,9 +72,13 @@ def become_primary(server) -> None:
     link, repl.link = repl.link, None
     if link is not None:
         link.stop()
+    server.config.replicaof = None
     server.keyspace.set_replica(False)
     update_checks(server)
     repl.shift_replid()
+    repl.no_replicas_since = time.time()    # repl-backlog-ttl counts from the promotion
+    with repl.lock:
+        repl.selected_db = -1       # the proxied stream selected who knows what: SELECT again
     repl.disconnect_replicas()
 
 
@@ -121,6 +130,8 @@ def replconf(ctx, argv):
 
 @command("psync", arity=-3, flags="admin noscript no_async_loading no_multi", group="server")
 def psync(ctx, argv):
+    if is_failover_request(argv) and getattr(ctx.conn, "replica", None) is None:
+        accept_failover_request(ctx, argv[1])   # our primary hands over: promote, or an error
     return _generic_sync(ctx, argv[1].decode("latin-1"), argv[2], with_header=True)
 
 
@@ -135,6 +146,8 @@ def _generic_sync(ctx, replid, offset_arg, with_header: bool):
     repl = ctx.server.replication
     if getattr(conn, "replica", None) is not None:
         return _NO_REPLY            # already a replica: ignore, as Redis does
+    if repl.failover.state != NO_FAILOVER:
+        raise CommandError(errors.SYNC_WHILE_FAILING_OVER)
     if repl.is_replica and repl.link.state != CONNECTED:
         raise CommandError(errors.NOMASTERLINK)
     stats = ctx.server.stats
@@ -151,6 +164,41 @@ def _generic_sync(ctx, replid, offset_arg, with_header: bool):
     stats.add("sync_full")
     repl.full_sync(conn, with_header)
     return _NO_REPLY
+
+
+# -- FAILOVER [TO host port [FORCE]] [ABORT] [TIMEOUT ms] (the machinery: replication/failover.py)
+@command("failover", arity=-1, flags="admin noscript stale", group="server")
+def failover(ctx, argv):
+    state = ctx.server.replication.failover
+    if len(argv) == 2 and argv[1].lower() == b"abort":
+        state.abort_command(ctx)
+        return "OK"
+    host, port, timeout_ms, force = _parse_failover(argv)
+    state.begin(host, port, timeout_ms, force)
+    return "OK"
+
+
+def _parse_failover(argv) -> tuple:
+    """failoverCommand's loop: each option once, TIMEOUT > 0, TO host port."""
+    host, port, timeout_ms, force = None, 0, 0, False
+    i, n = 1, len(argv)
+    while i < n:
+        option = argv[i].lower()
+        if option == b"timeout" and i + 1 < n and timeout_ms == 0:
+            timeout_ms = parse_int(argv[i + 1])
+            if timeout_ms <= 0:
+                raise CommandError(errors.FAILOVER_TIMEOUT_NOT_POSITIVE)
+            i += 2
+        elif option == b"to" and i + 2 < n and host is None:
+            port = parse_int(argv[i + 2])
+            host = argv[i + 1].decode("latin-1")
+            i += 3
+        elif option == b"force" and not force:
+            force = True
+            i += 1
+        else:
+            raise CommandError(errors.SYNTAX_ERR)
+    return host, port, timeout_ms, force
 
 
 # -- WAIT ----------------------------------------------------------------------------------------
@@ -188,10 +236,8 @@ def role(ctx, argv):
     repl = ctx.server.replication
     link = repl.link
     if link is not None:
-        state = {"connect": "connect", "connecting": "connecting", "sync": "sync",
-                 "connected": "connected"}[link.state]
         offset = repl.offset if link.state == CONNECTED else -1
-        return [b"slave", link.host.encode(), link.port, state.encode(), offset]
+        return [b"slave", link.host.encode(), link.port, link.state.encode(), offset]
     replicas = [[ip.encode(), b"%d" % port, b"%d" % ack]
                 for ip, port, state, ack, _lag in repl.replicas_info() if state == ONLINE]
     return [b"master", repl.offset, replicas]
@@ -234,7 +280,7 @@ def info_fields(server) -> dict:
         fields["slave%d" % index] = "ip=%s,port=%d,state=%s,offset=%d,lag=%d" % (ip, port, state, ack, lag)
     backlog = repl.backlog
     fields.update({
-        "master_failover_state": "no-failover",
+        "master_failover_state": repl.failover.state,
         "master_replid": repl.replid,
         "master_replid2": repl.replid2,
         "master_repl_offset": repl.offset,

@@ -24,7 +24,23 @@ def install(server) -> Replication:
     for name in ("min-replicas-to-write", "min-replicas-max-lag"):
         server.config.on_change(name, lambda value: update_checks(server))
     update_checks(server)
+    server.keyspace.repl_info = lambda: save_info(server)   # the RDB's repl-* aux fields
     return replication
+
+
+def save_info(server) -> tuple | None:
+    """rdbPopulateSaveInfo: (stream db, replid, offset) for the RDB's aux fields: a
+    primary with a backlog, or a replica that knows the stream's database."""
+    repl = server.replication
+    with repl.lock:
+        if repl.link is None:
+            if repl.backlog is None:
+                return None
+            return (max(repl.selected_db, 0), repl.replid, repl.offset)
+        master = getattr(repl.link, "master_conn", None)
+        if master is None:
+            return None
+        return (master.db, repl.replid, repl.offset)
 
 
 def update_checks(server) -> None:
@@ -60,11 +76,51 @@ def _resize_backlog(replication):
 
 
 def start(server) -> None:
-    """`replicaof` in the config file: follow that primary from start-up."""
+    """`replicaof` in the config file: follow that primary from start-up, continuing
+    from the history the loaded RDB recorded when it has one."""
     target = server.config.replicaof
+    restored = _restore_from_rdb(server, replica=target is not None)
     if target is not None:
         from ferrous.commands.replication import become_replica
         become_replica(server, target[0], target[1])
+        if restored is not None:    # replicationCacheMasterUsingMyself: PSYNC continues
+            server.replication.link.master_conn = _CachedMaster(restored)
+
+
+class _CachedMaster:
+    """What the replica link keeps of its previous master client: the stream's db."""
+
+    def __init__(self, db: int):
+        self.db = db
+
+
+def _restore_from_rdb(server, replica: bool) -> int | None:
+    """loadDataFromDisk's "Restore the replication ID / offset from the RDB file":
+    a replica takes them as its own history; a primary keeps them as its previous
+    history (replid2) so its old replicas may continue. Returns the stream db."""
+    from ferrous.replication.backlog import Backlog
+    aux = getattr(server, "rdb_loaded_aux", None) or {}
+    server.rdb_loaded_aux = None
+    try:
+        replid = aux[b"repl-id"].decode()
+        offset = int(aux[b"repl-offset"])
+        stream_db = int(aux[b"repl-stream-db"])
+    except (KeyError, ValueError, UnicodeDecodeError):
+        return None
+    if len(replid) != 40 or offset == -1 or stream_db == -1:
+        return None
+    repl = server.replication
+    with repl.lock:
+        if replica:
+            repl.replid = replid
+        else:
+            repl.replid2 = replid
+            repl.second_offset = offset + 1
+        repl.offset = offset
+        repl.backlog = Backlog(server.config.repl_backlog_size, offset)
+    if not replica:
+        repl.ensure_backlog()       # feed the stream from now on
+    return stream_db
 
 
 def stop(server) -> None:

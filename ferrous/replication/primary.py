@@ -46,6 +46,10 @@ class ReplicaClient:
         self.capabilities: set = set()
         self.rdb_only = False
         self.pre_psync = False           # attached with SYNC: never sends REPLCONF ACK
+        # After a diskless transfer the stream waits for the replica's first ACK
+        # (repl_start_cmd_stream_on_ack): bytes right after the EOF mark would be
+        # taken for part of the RDB by a replica reading up to the mark.
+        self.stream_on_ack = False
 
     @property
     def ip(self) -> str:
@@ -69,6 +73,11 @@ class Replication:
         self.link = None                 # replica.ReplicaLink while we follow a primary
         self.waiters: dict = {}          # client id -> (offset, numreplicas) for WAIT
         self.consuming = False
+        self._diskless_waiting: dict = {}   # conn -> {"since", "go"}: full syncs held by the delay
+        self.no_replicas_since = time.time()    # repl_no_slaves_since, for repl-backlog-ttl
+        self._syncs_starting = 0                # full syncs not yet registered as replicas
+        from ferrous.replication.failover import Failover
+        self.failover = Failover(server)    # FAILOVER's state machine
         self._cron_epoch = time.monotonic()     # replicationCron's loop count starts here
         self._cron_second = -1
 
@@ -110,7 +119,7 @@ class Replication:
             self.backlog.append(data)
             self.offset += len(data)
             for replica in self.replicas:
-                if replica.state == ONLINE:
+                if replica.state == ONLINE and not replica.stream_on_ack:
                     replica.send(data)
                 else:
                     replica.pending += data
@@ -146,14 +155,27 @@ class Replication:
     def full_sync(self, conn, with_header: bool) -> None:
         """Start a full resync for conn on a background thread (PSYNC or SYNC)."""
         self.ensure_backlog()
-        thread = threading.Thread(target=self._full_sync_body, args=(conn, with_header),
+        with self.lock:
+            self._syncs_starting += 1    # keeps repl-backlog-ttl off the backlog meanwhile
+        thread = threading.Thread(target=self._full_sync_starting, args=(conn, with_header),
                                   name="ferrous-repl-sync", daemon=True)
         thread.start()
+
+    def _full_sync_starting(self, conn, with_header: bool) -> None:
+        try:
+            self._full_sync_body(conn, with_header)
+        finally:
+            with self.lock:
+                self._syncs_starting -= 1
 
     def _full_sync_body(self, conn, with_header: bool) -> None:
         from ferrous.persistence.snapshot import Snapshot, SnapshotBusy, write_snapshot
         server = self.server
         keyspace = server.keyspace
+        if self._diskless_delay_applies(conn):
+            self._wait_diskless_delay(conn)
+            if conn.closed:
+                return
         while True:
             keyspace.lock_all()
             try:
@@ -176,25 +198,105 @@ class Replication:
             if conn.closed:
                 return
             time.sleep(0.05)        # a BGSAVE or AOF rewrite holds the snapshot: wait
-        log.info("Starting BGSAVE for SYNC with target: replicas sockets")
-        try:
-            buffer = io.BytesIO()
-            write_snapshot(buffer, snapshot)
-        finally:
-            snapshot.release()
-        payload = buffer.getvalue()
-        with self.lock:
+        diskless = self._diskless_for(conn)
+        if diskless:
+            if not self._stream_snapshot(replica, snapshot):
+                return
+        else:
+            log.info("Starting BGSAVE for SYNC with target: disk")
+            try:
+                buffer = io.BytesIO()
+                write_snapshot(buffer, snapshot)
+            finally:
+                snapshot.release()
+            payload = buffer.getvalue()
             replica.send(b"$%d\r\n" % len(payload) + payload)
+        with self.lock:
             if replica.rdb_only:
                 conn.io.deliver(conn, b"", "close")
                 self._unregister(conn)
                 return
-            if replica.pending:
+            replica.stream_on_ack = diskless and not replica.pre_psync
+            if replica.pending and not replica.stream_on_ack:
                 replica.send(bytes(replica.pending))
                 replica.pending = bytearray()
             replica.state = ONLINE
             replica.ack_time = time.time()
         log.info("Synchronization with replica %s succeeded", conn.addr_text())
+
+    # -- diskless transfer (rdbSaveToSlavesSockets) ------------------------------------------------
+    def _diskless_for(self, conn) -> bool:
+        return bool(self.server.config.repl_diskless_sync
+                    and "eof" in getattr(conn, "repl_capabilities", set()))
+
+    def _stream_snapshot(self, replica, snapshot) -> bool:
+        """Send the RDB as it is written, between "$EOF:<mark>" and the mark, at the
+        pace rdb-key-save-delay sets; False when the replica went away meanwhile."""
+        from ferrous.persistence.snapshot import SaveCancelled, write_snapshot
+        log.info("Starting BGSAVE for SYNC with target: replicas sockets")
+        config = self.server.config
+        mark = os.urandom(20).hex().encode()
+        replica.send(b"$EOF:" + mark + b"\r\n")
+        try:
+            write_snapshot(_ReplicaSink(replica), snapshot,
+                           key_delay_us=max(0, getattr(config, "rdb_key_save_delay", 0)),
+                           cancelled=_ReplicaGone(replica.conn))
+        except SaveCancelled:
+            self._unregister(replica.conn)
+            log.warning("Diskless rdb transfer, last replica dropped, killing fork child.")
+            return False
+        finally:
+            snapshot.release()
+        replica.send(mark)
+        return True
+
+    # -- repl-diskless-sync-delay -------------------------------------------------------------
+    def _diskless_delay_applies(self, conn) -> bool:
+        """syncCommand delays the transfer only for diskless sync to an EOF-capable replica."""
+        config = self.server.config
+        return bool(config.repl_diskless_sync and config.repl_diskless_sync_delay
+                    and "eof" in getattr(conn, "repl_capabilities", set()))
+
+    def _wait_diskless_delay(self, conn) -> None:
+        """Wait, as replicationCron does, until the longest-waiting replica has waited
+        repl-diskless-sync-delay seconds (or repl-diskless-sync-max-replicas are
+        waiting); the whole waiting batch then starts together. Meanwhile a newline
+        each second keeps the replica's link alive."""
+        log.info("Delay next BGSAVE for diskless SYNC")
+        entry = {"since": time.monotonic(), "go": False}
+        with self.lock:
+            self._diskless_waiting[conn] = entry
+        last_newline = time.monotonic()
+        try:
+            while not conn.closed:
+                with self.lock:
+                    if entry["go"] or self._diskless_batch_ready():
+                        for waiting in self._diskless_waiting.values():
+                            waiting["go"] = True
+                        return
+                time.sleep(0.05)
+                if time.monotonic() - last_newline >= 1.0:
+                    self._wait_for_idle_server()
+                    conn.io.deliver(conn, b"\n", "more")
+                    last_newline = time.monotonic()
+        finally:
+            with self.lock:
+                self._diskless_waiting.pop(conn, None)
+
+    def _diskless_batch_ready(self) -> bool:
+        config = self.server.config
+        waiting = self._diskless_waiting.values()
+        oldest = min(entry["since"] for entry in waiting)
+        max_replicas = config.repl_diskless_sync_max_replicas
+        return (time.monotonic() - oldest >= config.repl_diskless_sync_delay
+                or (max_replicas > 0 and len(waiting) >= max_replicas))
+
+    def _wait_for_idle_server(self) -> None:
+        """Redis's newlines come from its single thread, so a command that holds the
+        server (DEBUG SLEEP, a long script) holds them back too: wait for the keyspace."""
+        keyspace = self.server.keyspace
+        keyspace.lock_all()
+        keyspace.unlock_all()
 
     def _register(self, conn) -> ReplicaClient:
         for replica in self.replicas:
@@ -211,7 +313,10 @@ class Replication:
 
     def _unregister(self, conn) -> None:
         with self.lock:
+            before = len(self.replicas)
             self.replicas = [r for r in self.replicas if r.conn is not conn]
+            if before and not self.replicas:
+                self.no_replicas_since = time.time()
 
     def client_gone(self, conn) -> None:
         if getattr(conn, "replica", None) is not None:
@@ -221,6 +326,8 @@ class Replication:
     def disconnect_replicas(self) -> None:
         with self.lock:
             replicas, self.replicas = self.replicas, []
+            if replicas:
+                self.no_replicas_since = time.time()
         for replica in replicas:
             replica.conn.io.deliver(replica.conn, b"", "kill")
 
@@ -229,10 +336,17 @@ class Replication:
         replica = getattr(conn, "replica", None)
         if replica is None:
             return
+        if replica.stream_on_ack:
+            with self.lock:     # replicaStartCommandStream: the stream starts now
+                replica.stream_on_ack = False
+                if replica.pending:
+                    replica.send(bytes(replica.pending))
+                    replica.pending = bytearray()
         replica.ack_offset = max(replica.ack_offset, offset)
         replica.ack_time = time.time()
         if self.waiters:
             self._wake_waiters()
+        self.failover.on_ack()
 
     def acked(self, offset: int) -> int:
         with self.lock:
@@ -277,9 +391,27 @@ class Replication:
         if second != self._cron_second:
             self._cron_second = second
             period = self.server.config.repl_ping_replica_period
-            if self.replicas and not self.is_replica and second % period == 0:
+            if (self.replicas and not self.is_replica and second % period == 0
+                    and not self.failover.holds_pings()):   # FAILOVER ... TIMEOUT waits
                 self.feed_command_unselected([b"PING"])
         self._drop_timed_out_replicas()
+        self._free_idle_backlog()
+        if self.is_replica and getattr(self.server, "active_expire_enabled", True):
+            expire_replica_keys(self.server)
+
+    def _free_idle_backlog(self) -> None:
+        """repl-backlog-ttl: a primary without replicas for that long frees its backlog
+        and starts a new history (changeReplicationId, clearReplicationId2)."""
+        ttl = self.server.config.repl_backlog_ttl
+        with self.lock:
+            if (not ttl or self.backlog is None or self.replicas or self.is_replica
+                    or self._syncs_starting or time.time() - self.no_replicas_since <= ttl):
+                return
+            self.backlog = None
+            self.replid = new_replid()
+            self.replid2 = "0" * 40
+            self.second_offset = -1
+        log.info("Replication backlog freed after %d seconds without connected replicas.", ttl)
 
     def _drop_timed_out_replicas(self) -> None:
         """A replica that has not acknowledged for repl-timeout seconds is gone."""
@@ -299,3 +431,64 @@ class Replication:
         with self.lock:
             return [(r.ip, r.listening_port, r.state if r.state != SEND_BULK else "send_bulk",
                      r.ack_offset, int(now - r.ack_time)) for r in self.replicas]
+
+
+class _ReplicaSink:
+    """The file object write_snapshot writes to: each chunk goes to the replica."""
+
+    def __init__(self, replica):
+        self.replica = replica
+
+    def write(self, data) -> int:
+        self.replica.send(bytes(data))
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+
+class _ReplicaGone:
+    """write_snapshot's `cancelled` event: set once the replica's connection closed."""
+
+    def __init__(self, conn):
+        self.conn = conn
+
+    def wait(self, timeout: float) -> bool:
+        if not self.conn.closed:
+            time.sleep(timeout)
+        return self.conn.closed
+
+    def is_set(self) -> bool:
+        return self.conn.closed
+
+
+def expire_replica_keys(server) -> None:
+    """expireSlaveKeys: a writable replica deletes the keys its own clients gave a TTL
+    once that TTL is over (the primary never sends a DEL for them). Keys that came from
+    the primary stay until the primary's DEL, as everywhere on a replica."""
+    from ferrous.storage.keyspace import now_ms, primary_stream
+    keyspace = server.keyspace
+    now = now_ms()
+    for db in keyspace.dbs:
+        if not db.replica_expires:
+            continue
+        for key in list(db.replica_expires):
+            lock = keyspace.locks[keyspace.shard_of(key)]
+            lock.acquire_write()
+            try:
+                deadline = db.get_expire(key)
+                if deadline != -1 and deadline > now:
+                    continue
+                db.replica_expires.discard(key)
+                if deadline == -1:
+                    continue        # persisted or deleted meanwhile: no longer ours to expire
+                primary_stream.applying = True      # so the lookup inside delete() sees it
+                try:
+                    db.delete(key)
+                finally:
+                    primary_stream.applying = False
+                hook = keyspace.events.on_expired
+                if hook is not None:
+                    hook(db, key)
+            finally:
+                lock.release_write()

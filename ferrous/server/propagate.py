@@ -110,7 +110,10 @@ def begin(ctx, argv: list) -> Scope | None:
 def end(ctx, outer: Scope | None, succeeded: bool) -> None:
     """Close the scope: add the command's own argv if it wrote, emit if outermost."""
     scope = ctx.propagation_scope
-    if succeeded and not scope.prevented and ctx.dirty != scope.dirty:
+    forced = getattr(ctx, "force_propagation", False)   # forceCommandPropagation (FLUSHDB)
+    if forced:
+        ctx.force_propagation = False
+    if succeeded and not scope.prevented and (ctx.dirty != scope.dirty or forced):
         ctx.propagation.append((scope.db_id, scope.argv, TO_ALL))
     ctx.propagation_scope = outer
     ctx.propagation_depth -= 1

@@ -12,7 +12,7 @@ import redis
 
 from servers import ROOT, ServerProcess
 
-FAST_SYNC = ["--repl-diskless-sync-delay", "0"]     # only read by Redis primaries
+FAST_SYNC = ["--repl-diskless-sync-delay", "0"]     # no 5 s wait for more replicas
 
 
 def _wait(predicate, timeout=20.0, what="condition"):
@@ -29,9 +29,7 @@ def _wait(predicate, timeout=20.0, what="condition"):
 
 
 def _start(kind, *args):
-    extra = list(args)
-    if kind == "redis":
-        extra = FAST_SYNC + extra
+    extra = FAST_SYNC + list(args)
     return ServerProcess(kind, extra)
 
 

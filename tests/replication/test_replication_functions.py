@@ -39,7 +39,7 @@ def _wait(predicate, timeout=20.0, what="condition"):
 
 
 def _start(kind):
-    return ServerProcess(kind, ["--repl-diskless-sync-delay", "0"] if kind == "redis" else [])
+    return ServerProcess(kind, ["--repl-diskless-sync-delay", "0"])
 
 
 def _client(proc):

@@ -178,3 +178,20 @@ def test_exec_waking_a_client_on_an_expired_key_propagates_its_del_after_exec(pr
         client.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "1")
         reader.sock.close()
         client.close()
+
+
+def test_flushdb_and_flushall_are_replicated_even_when_empty(primary):
+    client = redis.Redis(port=primary.port)
+    _away_from_a_ping_second(client)
+    reader = StreamReader(primary.port)
+    try:
+        reader.sync()
+        client.flushdb()
+        client.flushdb()
+        client.flushall()
+        client.flushall()
+        assert reader.command() == [b"SELECT", b"0"]
+        assert [reader.command() for _ in range(4)] == [
+            [b"FLUSHDB"], [b"FLUSHDB"], [b"FLUSHALL"], [b"FLUSHALL"]]
+    finally:
+        reader.sock.close()
