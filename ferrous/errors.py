@@ -441,6 +441,57 @@ MIGRATE_IOERR = "IOERR error or timeout %s to target instance"
 # -- cluster group and LOLWUT (commands/cluster.py, commands/lolwut.py) -------------------
 CLUSTER_DISABLED = "ERR This instance has cluster support disabled"
 
+# -- FAILOVER (replication/failover.py, commands/replication.py) ---------------------------
+NO_FAILOVER_IN_PROGRESS = "ERR No failover in progress."
+FAILOVER_TIMEOUT_NOT_POSITIVE = "ERR FAILOVER timeout must be greater than 0"
+FAILOVER_IN_PROGRESS = "ERR FAILOVER already in progress."
+FAILOVER_ON_REPLICA = "ERR FAILOVER is not valid when server is a replica."
+FAILOVER_NO_REPLICAS = "ERR FAILOVER requires connected replicas."
+FAILOVER_FORCE_NEEDS_TARGET = ("ERR FAILOVER with force option requires both a timeout "
+                               "and target HOST and IP.")
+FAILOVER_TARGET_NOT_REPLICA = "ERR FAILOVER target HOST and PORT is not a replica."
+FAILOVER_TARGET_NOT_ONLINE = "ERR FAILOVER target replica is not online."
+PSYNC_FAILOVER_TO_MASTER = "ERR PSYNC FAILOVER can't be sent to a master."
+PSYNC_FAILOVER_REPLID = "ERR PSYNC FAILOVER replid must match my replid."
+SYNC_WHILE_FAILING_OVER = "NOMASTERLINK Can't SYNC while failing over"
+REPLICAOF_WHILE_FAILING_OVER = "ERR REPLICAOF not allowed while failing over."
+
+# -- CLIENT TRACKING / CACHING (server/tracking.py, commands/client.py) ---------------------
+TRACKING_SINGLE_REDIRECT = "ERR A client can only redirect to a single other client"
+TRACKING_NO_SUCH_REDIRECT = "ERR The client ID you want redirect to does not exist"
+TRACKING_PREFIX_NEEDS_BCAST = "ERR PREFIX option requires BCAST mode to be enabled"
+TRACKING_SWITCH_BCAST = ("ERR You can't switch BCAST mode on/off before disabling tracking for this "
+                         "client, and then re-enabling it with a different mode.")
+TRACKING_OPTIN_OPTOUT_BCAST = "ERR OPTIN and OPTOUT are not compatible with BCAST"
+TRACKING_OPTIN_AND_OPTOUT = "ERR You can't specify both OPTIN mode and OPTOUT mode"
+TRACKING_SWITCH_OPTIN_OPTOUT = ("ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for "
+                                "this client, and then re-enabling it with a different mode.")
+TRACKING_PREFIX_OVERLAPS_EXISTING = ("ERR Prefix '%s' overlaps with an existing prefix '%s'. "
+                                     "Prefixes for a single client must not overlap.")
+TRACKING_PREFIX_OVERLAPS_GIVEN = ("ERR Prefix '%s' overlaps with another provided prefix '%s'. "
+                                  "Prefixes for a single client must not overlap.")
+CACHING_YES_NEEDS_OPTIN = "ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode."
+CACHING_NO_NEEDS_OPTOUT = "ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode."
+
+# -- DEBUG (commands/debug.py) ---------------------------------------------------------------
+DEBUG_PUSH_RESP2 = "ERR RESP2 is not supported by this command"
+DEBUG_PACKED_THRESHOLD = "ERR argument must be a memory value bigger than 1 and smaller than 4gb"
+DEBUG_OUT_OF_RANGE_DB = "ERR Out of range database"
+DEBUG_NOT_HASHTABLE = "ERR The value stored at the specified key is not represented using an hash table"
+DEBUG_NOT_LISTPACK = "ERR Not a listpack encoded object."
+DEBUG_NOT_QUICKLIST = "ERR Not a quicklist encoded object."
+DEBUG_CONFIG_REWRITE_FAILED = "ERR CONFIG-REWRITE-FORCE-ALL failed: %s"
+DEBUG_MALLCTL_ENOENT = "ERR No such file or directory"
+DEBUG_CLUSTER_ONLY = "ERR Debug option only available for cluster mode enabled setup!"
+
+# -- CONFIG SET port / bind at run time (server/listeners.py): CONFIG_SET_FAILED reasons ------
+LISTEN_PORT_REFUSED = "Unable to listen on this port. Check server logs."
+LISTEN_BIND_REFUSED = "Failed to bind to specified addresses."
+
 # -- SORT with ACL (commands/sort.py) -------------------------------------------------------
 SORT_BY_ACL_DENIED = "ERR BY option of SORT denied due to insufficient ACL permissions."
 SORT_GET_ACL_DENIED = "ERR GET option of SORT denied due to insufficient ACL permissions."
+
+# -- Scripting and functions (unit/scripting, unit/functions: scripting/, commands/scripting.py) --
+SCRIPT_SHEBANG_NO_ENGINE = "ERR Invalid engine in script shebang"
+LIBRARY_METADATA_INVALID = "ERR Invalid library metadata"

@@ -127,6 +127,9 @@ class IOThread(threading.Thread):
                 try:
                     if mask & selectors.EVENT_WRITE:
                         self._flush(conn)
+                        item = self._resume_after_backpressure(conn)
+                        if item is not None:
+                            ready.append(item)
                     if mask & selectors.EVENT_READ and not conn.closed:
                         item = self._on_readable(conn)
                         if item is not None:
@@ -165,6 +168,8 @@ class IOThread(threading.Thread):
             except OSError:
                 sock.close()
                 continue
+            if sock.family == socket.AF_UNIX:
+                addr = laddr        # Redis shows the socket's path as both ends
             conn = Connection(sock, addr, laddr, self, self.server.config.proto_max_bulk_len)
             conn.authenticated = not self.server.auth_required()
             conn.parser.auth_required = not conn.authenticated
@@ -242,6 +247,16 @@ class IOThread(threading.Thread):
                 item = self._make_item(conn)
                 if item is not None:
                     ready.append(item)
+
+    def _resume_after_backpressure(self, conn):
+        """Commands read while a big reply was pending wait until it drains below
+        OUTPUT_BACKPRESSURE; they must then be submitted even if the client sends
+        nothing more (it is waiting for their replies)."""
+        if (conn.busy or conn.closed or conn.read_stopped or conn.close_after_reply
+                or len(conn.out) >= OUTPUT_BACKPRESSURE
+                or not conn.parser.has_data()):
+            return None
+        return self._make_item(conn)
 
     def _flush(self, conn) -> None:
         if conn.closed:
@@ -322,11 +337,17 @@ class Acceptor(threading.Thread):
         self.running = True
 
     def run(self) -> None:
-        selector = selectors.DefaultSelector()
-        for sock in self.listeners:
-            selector.register(sock, selectors.EVENT_READ)
+        selector = None
+        watched = None
         turn = 0
         while self.running:
+            if self.listeners is not watched:   # CONFIG SET port/bind (server/listeners.py)
+                if selector is not None:
+                    selector.close()
+                watched = self.listeners
+                selector = selectors.DefaultSelector()
+                for sock in watched:
+                    selector.register(sock, selectors.EVENT_READ)
             for key, _ in selector.select(0.5):
                 try:
                     sock, addr = key.fileobj.accept()

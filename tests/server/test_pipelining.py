@@ -115,3 +115,29 @@ def test_redis_py_pipeline(r):
         pipe.get(f"k{i}")
     results = pipe.execute()
     assert results[1::2] == [str(i).encode() for i in range(100)]
+
+
+def test_a_command_sent_during_a_big_reply_is_answered(tmp_path):
+    # The INCR reaches the server while the DEBUG SLEEP + GET item runs; the GET.s
+    # 40 MB reply then holds it back (output backpressure) until the client reads,
+    # and it must be run once the reply drains even though nothing more arrives.
+    from servers import KINDS, ServerProcess
+    for kind in KINDS:
+        proc = ServerProcess(kind, ["--enable-debug-command", "yes"])
+        try:
+            redis.Redis(port=proc.port).setrange("big", 40_000_000, "x")
+            sock = socket.create_connection(("127.0.0.1", proc.port), timeout=20)
+            sock.sendall(encode_command("DEBUG", "SLEEP", "0.3") + encode_command("GET", "big"))
+            time.sleep(0.1)
+            sock.sendall(encode_command("INCR", "counter"))
+            time.sleep(0.5)                 # the replies pile up unread meanwhile
+            expected = b"+OK\r\n$40000001\r\n"
+            data = b""
+            while not data.endswith(b"\r\n:1\r\n"):
+                chunk = sock.recv(1 << 20)
+                assert chunk, f"{kind} closed the connection"
+                data += chunk
+            assert data.startswith(expected) and len(data) == len(expected) + 40_000_001 + 2 + 4
+            sock.close()
+        finally:
+            proc.stop()
