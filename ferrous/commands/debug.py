@@ -762,6 +762,7 @@ def _debug_reload(ctx, argv):
         raise CommandError(errors.DEBUG_RELOAD_LOAD) from None
     if b"noflush" not in options:
         _generic_flush(ctx, ctx.keyspace.dbs)
+        ctx.force_propagation = False       # emptyData here is not FLUSHALL: DEBUG is never propagated
     elif b"merge" in options:
         _drop_keys_in_file(ctx, data)
     # Functions are emptied with the data; NOFLUSH keeps them, and then only MERGE
@@ -797,6 +798,7 @@ def _debug_loadaof(ctx, argv):
     if server.aof.enabled:
         server.aof.fsync_now()
     _generic_flush(ctx, ctx.keyspace.dbs)
+    ctx.force_propagation = False           # emptyData here is not FLUSHALL: DEBUG is never propagated
     manifest = aof.read_manifest(server.config)
     try:
         if manifest is None or (manifest.base is None and not manifest.incrs):

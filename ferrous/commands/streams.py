@@ -220,8 +220,8 @@ def _parse_add_or_trim(ctx, argv: list, xadd: bool):
         raise CommandError(errors.STREAM_LIMIT_WITHOUT_STRATEGY)
     if not xadd and not args.strategy:
         raise CommandError(errors.XTRIM_WITHOUT_STRATEGY)
-    if getattr(ctx.conn, "is_master", False):
-        args.limit = 0              # a primary's stream was rewritten to be exact
+    if getattr(ctx.conn, "is_master", False) or getattr(ctx.conn, "is_aof", False):
+        args.limit = 0              # mustObeyClient: the primary or the AOF, rewritten to be exact
     elif limit_given:
         if not args.approx:
             raise CommandError(errors.STREAM_LIMIT_WITHOUT_APPROX)

@@ -582,6 +582,7 @@ class _Replayer:
         from ferrous.server.context import Context
         self.ctx = Context(server)
         self.conn = Connection(None, ("aof", 0), ("aof", 0), None, 1 << 62)
+        self.conn.is_aof = True         # mustObeyClient: what it replays was already accepted
         self.count = 0
         self.in_multi = False
         self.multi_start = 0

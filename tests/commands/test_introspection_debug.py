@@ -598,3 +598,31 @@ def test_debug_loadaof_without_an_aof_exits(kind):
         conn.close()
     finally:
         proc.stop()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_xadd_trimmed_with_limit_replays_from_the_aof(kind):
+    """stream.tcl's "XADD with ~ MAXLEN and LIMIT can propagate correctly": the AOF
+    holds the exact rewrite (MAXLEN = n LIMIT l), which the AOF client must accept
+    (mustObeyClient), and neither DEBUG LOADAOF nor DEBUG RELOAD lands in the AOF."""
+    proc = ServerProcess(kind, args=["--enable-debug-command", "yes", "--appendonly", "yes",
+                                     "--stream-node-max-entries", "10"])
+    try:
+        conn = RawClient(port=proc.port)
+        for _ in range(100):
+            conn.call("XADD", "mystream", "*", "xitem", "v")
+        conn.call("XADD", "mystream", "MAXLEN", "~", "55", "LIMIT", "30", "*", "xitem", "v")
+        assert conn.call("XLEN", "mystream") == 71
+        conn.call("CONFIG", "SET", "stream-node-max-entries", "1")
+        assert conn.call("DEBUG", "LOADAOF") == Simple("OK")
+        conn.call("XADD", "mystream", "*", "xitem", "v")
+        assert conn.call("XLEN", "mystream") == 72
+        assert conn.call("DEBUG", "RELOAD") == Simple("OK")
+        directory = os.path.join(proc.dir, "appendonlydir")
+        for name in os.listdir(directory):
+            if ".incr." in name:
+                with open(os.path.join(directory, name), "rb") as fh:
+                    assert b"debug" not in fh.read().lower()
+        conn.close()
+    finally:
+        proc.stop()
