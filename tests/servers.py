@@ -18,6 +18,33 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def server_command(kind: str) -> tuple[list[str], dict]:
+    """The program (command line start) and environment that run a server of `kind`;
+    the caller adds its arguments."""
+    if kind == "ferrous":
+        env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        return [sys.executable, "-m", "ferrous"], env
+    return [shutil.which("redis-server") or "redis-server"], dict(os.environ)
+
+
+def run_until_exit(kind: str, directory, *args: str) -> subprocess.CompletedProcess:
+    """Run a server that is expected to stop by itself (refused data, busy port, ...)
+    on a free port in `directory`."""
+    cmd, env = server_command(kind)
+    cmd += ["--port", str(free_port()), "--bind", "127.0.0.1", "--dir", str(directory), *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=env, cwd=str(directory))
+
+
+def wait_until(predicate, timeout: float = 15.0, what: str = "condition") -> None:
+    """Poll `predicate` until it holds; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{what} not reached in time")
+
+
 def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -45,15 +72,13 @@ class ServerProcess:
         self.own_dir = directory is None
         self.dir = directory or tempfile.mkdtemp(prefix=f"{kind}-test-")
         extra = list(args or [])
-        if kind == "ferrous":
-            cmd = [python or sys.executable, "-m", "ferrous", "--port", str(self.port),
-                   "--bind", "127.0.0.1", "--dir", self.dir, *extra]
-            env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-        else:
-            cmd = [shutil.which("redis-server") or "redis-server", "--port", str(self.port),
-                   "--bind", "127.0.0.1", "--dir", self.dir, "--save", "", "--appendonly", "no",
-                   "--enable-debug-command", "yes", *extra]
-            env = dict(os.environ)
+        cmd, env = server_command(kind)
+        if kind == "ferrous" and python:
+            cmd[0] = python
+        cmd += ["--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir]
+        if kind != "ferrous":
+            cmd += ["--save", "", "--appendonly", "no", "--enable-debug-command", "yes"]
+        cmd += extra
         self.log_path = os.path.join(self.dir, "server.log")
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=env, cwd=self.dir)

@@ -229,7 +229,6 @@ class ReplicaLink:
         self.state = SYNC           # REPL_STATE_TRANSFER
         self.master_conn = None     # the stream starts afresh (with a SELECT)
         server = self.server
-        keyspace = server.keyspace
         repl = server.replication
         server.replica_loading = None
         try:

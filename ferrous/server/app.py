@@ -8,7 +8,6 @@ import signal
 import socket
 import sys
 import threading
-import time
 
 from ferrous import REDIS_VERSION, __version__, replication
 from ferrous.commands import registry

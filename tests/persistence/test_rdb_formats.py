@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import os
 import random
-import shutil
 import subprocess
-import sys
 
 import pytest
 
@@ -15,7 +13,7 @@ from ferrous.config import Config
 from ferrous.persistence import lzf, rdb
 from ferrous.persistence.crc64 import crc64
 from rdb_builder import old_format_body, rdb_file
-from servers import ROOT, ServerProcess, free_port, redis_available
+from servers import ServerProcess, redis_available, run_until_exit
 
 OLD_DBS = (0, 2)
 
@@ -94,14 +92,7 @@ def test_truncated_file_and_bad_signature():
 
 def _start_and_exit(kind: str, directory) -> subprocess.CompletedProcess:
     """Run a server that is expected to refuse its dump.rdb and exit."""
-    if kind == "ferrous":
-        cmd = [sys.executable, "-m", "ferrous"]
-        env = dict(os.environ, PYTHONPATH=ROOT)
-    else:
-        cmd = [shutil.which("redis-server") or "redis-server"]
-        env = dict(os.environ)
-    cmd += ["--port", str(free_port()), "--bind", "127.0.0.1", "--dir", str(directory)]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=env, cwd=str(directory))
+    return run_until_exit(kind, directory)
 
 
 @pytest.mark.parametrize("kind", ["ferrous", "redis"] if redis_available() else ["ferrous"])

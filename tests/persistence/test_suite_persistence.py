@@ -3,9 +3,6 @@ the start-up log lines they wait for and grep, checked against Redis itself."""
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-import sys
 import time
 
 import pytest
@@ -14,21 +11,12 @@ import redis
 from helpers import client, info, poll
 from rdb_builder import old_format_body, rdb_file, string, ziplist
 from ferrous.persistence.aof_format import encode_command
-from servers import ROOT, ServerProcess, free_port
+from servers import ServerProcess, run_until_exit
 
 
 def _run_until_exit(kind: str, directory, *args: str) -> str:
     """Start a server that is expected to refuse its data and exit 1; its log."""
-    if kind == "ferrous":
-        cmd = [sys.executable, "-m", "ferrous"]
-        env = dict(os.environ, PYTHONPATH=ROOT)
-    else:
-        cmd = [shutil.which("redis-server") or "redis-server"]
-        env = dict(os.environ)
-    cmd += ["--port", str(free_port()), "--bind", "127.0.0.1", "--dir", str(directory),
-            "--always-show-logo", "yes", *args]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=env,
-                          cwd=str(directory))
+    done = run_until_exit(kind, directory, "--always-show-logo", "yes", *args)
     assert done.returncode == 1, done.stdout + done.stderr
     return done.stdout + done.stderr
 

@@ -8,16 +8,7 @@ import time
 import pytest
 import redis
 
-from servers import KINDS, ServerProcess
-
-
-def _wait(predicate, timeout=15.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"{what} not reached in time")
+from servers import KINDS, ServerProcess, wait_until as _wait
 
 
 @pytest.fixture(params=KINDS)

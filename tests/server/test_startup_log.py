@@ -3,15 +3,13 @@ the logo (always-show-logo, which Redis's own test suite sets), "Ready to accept
 connections", and on a busy port Redis's two lines and exit status 1."""
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
 import time
 
 import pytest
 
-from servers import KINDS, ROOT, ServerProcess
+from servers import KINDS, ServerProcess, server_command
 
 
 def _wait_for(proc: ServerProcess, text: str, timeout: float = 10.0) -> str:
@@ -47,19 +45,12 @@ def test_without_the_logo_the_mode_and_port_are_one_line(kind):
         proc.stop()
 
 
-def _command(kind: str, port: int) -> tuple[list, dict]:
-    if kind == "ferrous":
-        env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-        return [sys.executable, "-m", "ferrous", "--port", str(port), "--bind", "127.0.0.1",
-                "--save", ""], env
-    return ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""], dict(os.environ)
-
-
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_busy_port_is_reported_and_the_server_exits_1(kind, tmp_path):
     first = ServerProcess(kind)
     try:
-        cmd, env = _command(kind, first.port)
+        cmd, env = server_command(kind)
+        cmd += ["--port", str(first.port), "--bind", "127.0.0.1", "--save", ""]
         second = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
         assert second.returncode == 1
         assert (f"# Warning: Could not create server TCP listening socket 127.0.0.1:{first.port}: "

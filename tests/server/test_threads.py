@@ -1,6 +1,5 @@
 """The running server's threads and, on free-threaded builds, that the GIL stays off."""
 import os
-import sys
 import sysconfig
 import time
 
