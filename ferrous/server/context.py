@@ -40,6 +40,7 @@ class Context:
         self.propagation: list = []
         self.propagation_depth = 0
         self.propagation_scope = None
+        self.force_propagation = False  # forceCommandPropagation: FLUSHALL/FLUSHDB set it
         # The MONITOR line of a monitoring client's own command, sent after its reply
         # (server/introspection.py feeds it, dispatch.call appends it).
         self.monitor_echo = None

@@ -101,6 +101,9 @@ def begin(ctx, argv: list) -> Scope | None:
     """Open a scope for a command about to run; returns the scope it nests in."""
     outer = ctx.propagation_scope
     ctx.propagation_scope = Scope(ctx.db.id, ctx.dirty, argv)
+    # Set by a command that ran while nothing consumed the stream (no scope was open
+    # to take it): it must not make this command propagate itself.
+    ctx.force_propagation = False
     if ctx.propagation_depth == 0:
         _current.ctx = ctx
     ctx.propagation_depth += 1
@@ -110,7 +113,7 @@ def begin(ctx, argv: list) -> Scope | None:
 def end(ctx, outer: Scope | None, succeeded: bool) -> None:
     """Close the scope: add the command's own argv if it wrote, emit if outermost."""
     scope = ctx.propagation_scope
-    forced = getattr(ctx, "force_propagation", False)   # forceCommandPropagation (FLUSHDB)
+    forced = ctx.force_propagation      # forceCommandPropagation (FLUSHDB)
     if forced:
         ctx.force_propagation = False
     if succeeded and not scope.prevented and (ctx.dirty != scope.dirty or forced):

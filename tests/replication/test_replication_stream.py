@@ -195,3 +195,33 @@ def test_flushdb_and_flushall_are_replicated_even_when_empty(primary):
             [b"FLUSHDB"], [b"FLUSHDB"], [b"FLUSHALL"], [b"FLUSHALL"]]
     finally:
         reader.sock.close()
+
+
+def test_a_flush_before_any_replica_attached_leaves_later_commands_alone(primary):
+    # multi.tcl "MULTI / EXEC is not propagated (single write command)" after the
+    # SWAPDB tests' FLUSHALLs: a flush forces its own propagation, and with nobody
+    # attached yet that must not carry over to the next command that a replica sees
+    # (a read, a MULTI) on whichever worker ran the flush.
+    flushers = [redis.Redis(port=primary.port) for _ in range(8)]
+    client = redis.Redis(port=primary.port, db=9)
+    for flusher in flushers:
+        flusher.flushall()
+        flusher.flushdb()
+    _away_from_a_ping_second(client)
+    reader = StreamReader(primary.port)
+    try:
+        reader.sync()
+        for _ in range(4):
+            client.get("nothing")
+            client.ping()
+        pipe = client.pipeline(transaction=True)
+        pipe.set("foo", "bar")
+        pipe.execute()
+        client.set("marker", 1)
+        assert _commands_until_marker(reader) == [
+            [b"SELECT", b"9"], [b"SET", b"foo", b"bar"], [b"SET", b"marker", b"1"]]
+    finally:
+        reader.sock.close()
+        client.close()
+        for flusher in flushers:
+            flusher.close()
