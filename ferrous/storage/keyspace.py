@@ -144,13 +144,19 @@ class Database:
     def exists(self, key: bytes) -> bool:
         return self.lookup(key) is not None
 
-    def _expire(self, idx: int, key: bytes) -> bool:
-        """Delete a key past its deadline; False if it must be treated as live."""
+    def _expire(self, idx: int, key: bytes, for_write: bool = False) -> bool:
+        """Delete a key past its deadline; False if it must be treated as live.
+
+        for_write: a write replaces the key (setKey after lookupKeyWrite), which on a
+        writable replica deletes it first as expireIfNeeded(force_delete_expired) does.
+        """
         if self.loading:
             return False    # keyIsExpired: nothing expires while loading
         if self.is_replica:
-            # Replicas never delete on their own; the primary sends the DEL.
-            return not getattr(primary_stream, "applying", False)
+            if getattr(primary_stream, "applying", False):
+                return False    # the primary's commands see its keys as live
+            if not for_write:
+                return True     # replicas never delete on their own; the primary sends the DEL
         if self.expiry_paused:
             return True     # CLIENT PAUSE: expired to readers, deleted once it ends
         if self.cow is not None:
@@ -190,7 +196,7 @@ class Database:
             # deleted first (the "expired" event, expired_keys, a propagated DEL).
             deadline = exp.when.get(key)
             if deadline is not None and deadline <= expiry_now_ms():
-                self._expire(idx, key)
+                self._expire(idx, key, for_write=True)
         added = self.events.on_added
         if added is not None and key not in self.data[idx]:
             added(self, key)

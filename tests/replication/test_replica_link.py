@@ -85,6 +85,25 @@ def test_writable_replica_expires_its_own_keys_only(pair):
     assert r.get("own-no-ttl") == b"v"
 
 
+def test_a_write_on_a_writable_replica_replaces_an_expired_key(pair):
+    # replication-3.tcl "Writable replica doesn't return expired keys": a write's
+    # lookup deletes the logically expired key first (force_delete_expired), so INCR
+    # starts again from 0 without the old TTL; a read leaves its key alone.
+    primary, replica = pair
+    p, r = _client(primary), _client(replica)
+    p.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", 0)
+    r.replicaof("127.0.0.1", primary.port)
+    _wait(lambda: r.info("replication")["master_link_status"] == "up", what="link up")
+    p.set("key1", 5, px=10)
+    p.set("key2", 5, px=10)
+    _wait(lambda: r.dbsize() == 2 and r.exists("key1", "key2") == 0, what="keys replicated and expired")
+    r.config_set("replica-read-only", "no")
+    assert r.incr("key1") == 1
+    assert r.ttl("key1") == -1
+    assert r.get("key2") is None
+    assert r.dbsize() == 2
+
+
 def _count_in_log(proc, text: str) -> int:
     return sum(1 for line in proc.read_log().splitlines() if text in line)
 
