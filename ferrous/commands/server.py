@@ -24,10 +24,10 @@ from ferrous.commands.registry import (
 )
 from ferrous.config import ConfigError
 from ferrous.errors import CommandError
-from ferrous.protocol import Raw, RespSet, Simple, Verbatim
+from ferrous.protocol import ErrorReply, Raw, RespSet, Simple, Verbatim
 from ferrous.protocol.encoder import encode
 from ferrous.server import memory
-from ferrous.server.blocking import signal_db_keys_ready
+from ferrous.server.blocking import block, signal_db_keys_ready
 from ferrous.storage.glob import glob_match
 
 
@@ -139,30 +139,26 @@ def shutdown(ctx, argv):
             raise CommandError(errors.SYNTAX_ERR)
     if (abort and options) or {"save", "nosave"} <= options:
         raise CommandError(errors.SYNTAX_ERR)
+    state = ctx.server.shutdown      # server/shutdown.py
     if abort:
-        # Ferrous never waits for lagging replicas, so no shutdown is ever pending.
-        raise CommandError(errors.SHUTDOWN_NOT_IN_PROGRESS)
-    _save_before_shutdown(ctx, options)
-    ctx.server.request_shutdown()
-    # Like Redis, the client gets no reply: the connection closes as the server exits.
-    ctx.conn.close_after_reply = True
-    return Raw(b"")
+        if not state.abort():
+            raise CommandError(errors.SHUTDOWN_NOT_IN_PROGRESS)
+        return "OK"
+    outcome = state.prepare(frozenset(options))
+    if outcome == "failed":
+        raise CommandError(errors.SHUTDOWN_ERR)
+    if outcome == "exit":
+        # Like Redis, the client gets no reply: the connection closes as the server exits.
+        ctx.conn.close_after_reply = True
+        return Raw(b"")
+    # Waiting for lagging replicas (or another SHUTDOWN is): park until the server
+    # exits, or until the shutdown is cancelled and answers with an error.
+    state.park(ctx.conn.id)
+    block(ctx, [], 0, _shutdown_never_served, timeout_reply=ErrorReply(errors.SHUTDOWN_ERR))
 
 
-def _save_before_shutdown(ctx, options: set) -> None:
-    """prepareForShutdown: save when asked to, or when save points exist and NOSAVE is absent.
-
-    Persistence provides `server.rdb_save()`; until it lands SAVE behaves like NOSAVE.
-    """
-    wants_save = "save" in options or (ctx.server.config.save and "nosave" not in options)
-    saver = getattr(ctx.server, "rdb_save", None)
-    if not wants_save or saver is None:
-        return
-    try:
-        saver()
-    except Exception:
-        if "force" not in options:
-            raise CommandError(errors.SHUTDOWN_ERR) from None
+def _shutdown_never_served(ctx, key):
+    raise AssertionError("a parked SHUTDOWN is answered by server/shutdown.py, never by a key")
 
 
 # ---------------------------------------------------------------------------------
@@ -679,7 +675,7 @@ def _info_server(ctx) -> dict:
     uname = platform.uname()
     now = time.time()
     uptime = int(now - server.stats.start_time)
-    return {
+    fields = {
         "redis_version": REDIS_VERSION,
         "redis_git_sha1": "00000000",
         "redis_git_dirty": 0,
@@ -705,9 +701,13 @@ def _info_server(ctx) -> dict:
         "config_file": config.config_file or "",
         # Ferrous always reads and writes sockets on its I/O threads.
         "io_threads_active": 1,
-        "ferrous_version": __version__,
-        "gil_enabled": int(_gil_enabled()),
     }
+    remaining = server.shutdown.remaining_ms()
+    if remaining is not None:   # a shutdown waits for lagging replicas (server/shutdown.py)
+        fields["shutdown_in_milliseconds"] = remaining
+    fields["ferrous_version"] = __version__
+    fields["gil_enabled"] = int(_gil_enabled())
+    return fields
 
 
 def _info_clients(ctx) -> dict:
@@ -754,15 +754,20 @@ def memory_figures(server) -> dict:
     main, expires = memory.keyspace_overhead(server.keyspace)
     clients = server.client_list()
     clients_normal = sum(len(c.out) + c.parser.pending_bytes() for c in clients if "S" not in c.flags)
-    clients_slaves = sum(len(c.out) for c in clients if "S" in c.flags)
+    replica_outputs = [len(c.out) for c in clients if "S" in c.flags]
+    clients_slaves = sum(replica_outputs)
     backlog = getattr(server, "repl_backlog_memory", lambda: 0)()
+    # Redis 7.0 keeps one buffer that the backlog and every replica's output share:
+    # its size is the longer of the backlog and the most a replica has yet to receive.
+    replication_buffers = max([backlog, *replica_outputs])
     aof_buffer = getattr(server, "aof_buffer_memory", lambda: 0)()
     startup = min(tracker.startup, used)
     overhead = min(startup + main + expires + clients_normal + clients_slaves + backlog + aof_buffer, used)
     return {
         "used": used, "peak": max(tracker.peak, used), "startup": startup, "main": main,
         "expires": expires, "clients_normal": clients_normal, "clients_slaves": clients_slaves,
-        "backlog": backlog, "aof_buffer": aof_buffer, "overhead": overhead,
+        "backlog": backlog, "replication_buffers": replication_buffers,
+        "aof_buffer": aof_buffer, "overhead": overhead,
         "dataset": used - overhead, "rss": tracker.rss,     # sampled by the cron, as Redis
     }
 
@@ -823,7 +828,7 @@ def _info_memory(ctx) -> dict:
         "mem_fragmentation_bytes": rss - used,
         "mem_not_counted_for_evict": fig["aof_buffer"],
         "mem_replication_backlog": fig["backlog"],
-        "mem_total_replication_buffers": fig["backlog"],
+        "mem_total_replication_buffers": fig["replication_buffers"],
         "mem_clients_slaves": fig["clients_slaves"],
         "mem_clients_normal": fig["clients_normal"],
         "mem_cluster_links": 0,

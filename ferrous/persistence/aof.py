@@ -160,6 +160,7 @@ class AppendOnlyFile:
         self.current_size = 0                # base + incrementals, for INFO and auto-rewrite
         self.base_size = 0
         self.rewrite_thread: threading.Thread | None = None
+        self.initial_rewrite = False     # the running rewrite makes the first base (rewrite_background)
         self.rewrite_started = 0.0
         self.rewrite_scheduled = False
         self.last_rewrite_time = -1
@@ -217,7 +218,7 @@ class AppendOnlyFile:
         self.manifest = read_manifest(self.config) or Manifest()
         self.enabled = True
         self._stop.clear()
-        self.rewrite_background()
+        self.rewrite_background(initial=True)
         self._start_fsync_thread()
 
     def disable(self) -> None:
@@ -320,12 +321,14 @@ class AppendOnlyFile:
         thread = self.rewrite_thread
         return thread is not None and thread.is_alive()
 
-    def rewrite_background(self) -> bool:
+    def rewrite_background(self, initial: bool = False) -> bool:
         """BGREWRITEAOF: switch to a new incremental file now, write the base behind.
-        False when a rewrite is already running."""
+        False when a rewrite is already running. initial: the first base after
+        CONFIG SET appendonly yes (AOF_WAIT_REWRITE: a shutdown then must not exit)."""
         with self._rewrite_gate:
             if self.rewrite_in_progress:
                 return False
+            self.initial_rewrite = initial
             self.rewrite_scheduled = False
             self.rewrite_started = time.monotonic()
             self._write_base_and_switch(synchronous=False)

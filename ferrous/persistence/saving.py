@@ -159,18 +159,6 @@ class RdbState:
         finally:
             snapshot.release()
 
-    def save_before_exit(self) -> bool:
-        """SIGTERM/SIGINT (prepareForShutdown without SAVE/NOSAVE): save when save points
-        are configured. False when that save failed: Redis then refuses to exit."""
-        if not self.server.config.save or not self.server.started:
-            return True
-        try:
-            self.save_for_shutdown()
-        except Exception:
-            log.warning("Error trying to save the DB, can't exit.")
-            return False
-        return True
-
     def start_background(self, holding_keyspace: bool) -> bool:
         """rdbSaveBackground: False when a save already runs. The keyspace is taken
         before self.lock, in the same order as the BGSAVE command (which holds it)."""
@@ -428,7 +416,6 @@ def install(server) -> RdbState:
     state = RdbState(server)
     server.rdb = state
     server.disk_error_check = None                          # MISCONF (server/dispatch.py)
-    server.rdb_save = state.save_for_shutdown               # SHUTDOWN SAVE (commands/server.py)
     server.info_persistence = state.info                    # INFO persistence fields
     server.bgsave_in_progress = state.in_progress           # the AOF rewrite waits for it
     server.flushall_save = state.flushall_save              # FLUSHALL (commands/server.py)

@@ -60,6 +60,8 @@ class Server:
         tracking.install(self)          # CLIENT TRACKING (client-side caching)
         from ferrous.server import listeners
         listeners.install(self)         # CONFIG SET port / bind re-listen at run time
+        from ferrous.server import shutdown
+        shutdown.install(self)          # SHUTDOWN / SIGTERM wait for lagging replicas
         self.shutdown_event = threading.Event()
         self.unix_listeners: list[socket.socket] = []
         self.started = False
@@ -78,6 +80,7 @@ class Server:
         self.port = self.listeners[0].getsockname()[1]
         if on_listening is not None:
             on_listening(self)          # the start-up log before the load, as Redis's main()
+        self._create_pidfile()
         if not aof.boot(self):      # loads the AOF (when appendonly is on) before any client
             self.rdb.load_at_boot()     # else dump.rdb, as loadDataFromDisk does
         replication.start(self)     # `replicaof` in the config file
@@ -90,6 +93,17 @@ class Server:
         self.acceptor = Acceptor(self, self.listeners + self.unix_listeners)
         self.acceptor.start()
         self.started = True
+
+    def _create_pidfile(self) -> None:
+        """createPidFile: `pidfile` holds our pid while we run (the shutdown removes it)."""
+        path = self.config.pidfile
+        if not path:
+            return
+        try:
+            with open(path, "w") as fh:
+                fh.write("%d\n" % os.getpid())
+        except OSError as exc:
+            log.warning("Failed to write PID file: %s", exc.strerror)
 
     def _listen_unix(self) -> list[socket.socket]:
         """`unixsocket`: a relative path is in `dir`; a stale file there is replaced and
@@ -341,9 +355,11 @@ def main(argv: list[str] | None = None) -> int:
     server = Server(config)
 
     def on_signal(signum, frame):
-        log.info("Received %s, scheduling shutdown...", signal.Signals(signum).name)
-        if not server.rdb.save_before_exit():   # with save points, as prepareForShutdown
+        if server.started:
+            server.shutdown.on_signal(signum)   # the cron shuts down (server/shutdown.py)
             return
+        # Still loading: no save (it would overwrite the file being read), no waiting.
+        log.warning("Received shutdown signal during loading, scheduling shutdown.")
         server.request_shutdown()
 
     signal.signal(signal.SIGTERM, on_signal)

@@ -515,6 +515,7 @@ class ClientPause:
         self.client_mode = None     # the CLIENT PAUSE purpose (PAUSE_BY_CLIENT_COMMAND)
         self.client_end = 0.0
         self.failover = False       # PAUSE_DURING_FAILOVER: WRITE until FAILOVER ends
+        self.shutdown = False       # PAUSE_DURING_SHUTDOWN: WRITE while SHUTDOWN waits for replicas
         self.timer = None
 
     def start(self, mode: str, timeout_ms: int) -> None:
@@ -534,11 +535,19 @@ class ClientPause:
             self._combine()
         self.watch.update_gate()
 
+    def start_shutdown(self) -> None:
+        """pauseClients(PAUSE_DURING_SHUTDOWN, forever, WRITE): the replicas' offset
+        holds still while a SHUTDOWN waits for them (server/shutdown.py ends it)."""
+        with self.lock:
+            self.shutdown = True
+            self._combine()
+        self.watch.update_gate()
+
     def _combine(self) -> None:
         """updateClientPauseTypeAndEndTime: the most restrictive mode among the
         purposes on, and the furthest end among the purposes of that mode."""
         purposes = [(self.client_mode, self.client_end)] if self.client_mode is not None else []
-        if self.failover:
+        if self.failover or self.shutdown:
             purposes.append(("write", float("inf")))
         if purposes:
             self.mode = "all" if any(mode == "all" for mode, _ in purposes) else "write"
@@ -550,7 +559,7 @@ class ClientPause:
     def freezes_dataset(self) -> bool:
         """checkClientPauseTimeoutAndReturnIfPaused: while any pause lasts, keys
         neither expire (active or lazy: they read as gone but stay) nor get evicted."""
-        return self.failover or (self.mode is not None and time.monotonic() < self.end)
+        return self.failover or self.shutdown or (self.mode is not None and time.monotonic() < self.end)
 
     def _freeze_expiry(self, paused: bool) -> None:
         for db in self.watch.server.keyspace.dbs:
@@ -572,14 +581,17 @@ class ClientPause:
                 return
         self.stop(None)
 
-    def stop(self, ctx, failover: bool = False) -> None:
-        """unpauseClients: the pause of one purpose (CLIENT PAUSE, or FAILOVER's with
-        failover=True) ends and every postponed client runs again, unless another
-        purpose still pauses it. With ctx (CLIENT UNPAUSE on a worker) they are
-        served right after that command; otherwise on a context of our own."""
+    def stop(self, ctx, failover: bool = False, shutdown: bool = False) -> None:
+        """unpauseClients: the pause of one purpose (CLIENT PAUSE, FAILOVER's with
+        failover=True, SHUTDOWN's with shutdown=True) ends and every postponed client
+        runs again, unless another purpose still pauses it. With ctx (CLIENT UNPAUSE
+        on a worker) they are served right after that command; otherwise on a
+        context of our own."""
         with self.lock:
             if failover:
                 self.failover = False
+            elif shutdown:
+                self.shutdown = False
             else:
                 self.client_mode, self.client_end = None, 0.0
             self._combine()
@@ -599,9 +611,9 @@ class ClientPause:
         be replicated (EXEC when its queue holds such a command)."""
         mode = self.mode
         if time.monotonic() >= self.end:
-            if not self.failover:
+            if not self.failover and not self.shutdown:
                 return False
-            mode = "write"      # CLIENT PAUSE ran out, FAILOVER's pause goes on
+            mode = "write"      # CLIENT PAUSE ran out, FAILOVER's or SHUTDOWN's pause goes on
         if "S" in conn.flags or "M" in conn.flags or conn.is_master:
             return False
         if mode == "all":
