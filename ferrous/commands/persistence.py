@@ -58,6 +58,20 @@ def _restore_options(argv) -> tuple:
     return replace, absttl, idle, freq
 
 
+def _deep_sanitization(ctx) -> bool:
+    """restoreCommand's deep_integrity_validation: sanitize-dump-payload yes, or
+    `clients` for a client that is neither our primary, the AOF, nor a user with
+    skip-sanitize-payload."""
+    mode = ctx.server.config.sanitize_dump_payload
+    if mode != "clients":
+        return mode == "yes"
+    conn = ctx.conn
+    user = getattr(conn, "acl_user", None)
+    trusted = (conn is None or getattr(conn, "is_master", False) or getattr(conn, "is_aof", False)
+               or getattr(user, "sanitize", None) == "skip-sanitize-payload")
+    return not trusted
+
+
 @command("restore", arity=-4, flags="write denyoom", keys=(1, 1, 1), group="generic",
          acl="@dangerous")
 def restore(ctx, argv):
@@ -73,7 +87,7 @@ def restore(ctx, argv):
     if not rdb.verify_dump_payload(payload, check_crc=not getattr(config, "skip_checksum_validation", False)):
         raise CommandError(errors.DUMP_PAYLOAD_INVALID)
     try:
-        value = rdb.load_dump_payload(payload, config)
+        value = rdb.load_dump_payload(payload, config, _deep_sanitization(ctx))
     except (rdb.RDBError, ValueError, IndexError, OverflowError) as exc:
         # rdbReportError in a RESTORE context: logged at verbose, the client gets the error.
         log.info("Internal error in RDB reading offset 0, function at rdb.c:0 -> %s",

@@ -39,6 +39,24 @@ def _backlen(size: int) -> bytes:
                   ((size >> 7) & 127) | 128, (size & 127) | 128))
 
 
+def _after_backlen(blob: bytes, p: int, length: int) -> int:
+    """The position after the back-length at p of an entry of `length` bytes, which
+    must read back as that length (lpValidateNext); raises EncodingError if not."""
+    size = _backlen_size(length)
+    value = shift = 0
+    i = p + size - 1
+    while True:     # lpDecodeBacklen reads from the last byte backwards
+        byte = blob[i]
+        value |= (byte & 127) << shift
+        if not byte & 128 or i == p:
+            break
+        shift += 7
+        i -= 1
+    if value != length:
+        raise EncodingError("Listpack integrity check failed.")
+    return p + size
+
+
 def _backlen_size(size: int) -> int:
     if size <= 127:
         return 1
@@ -97,9 +115,9 @@ def listpack(elements) -> bytes:
     return lp_pack_entries(entries, len(entries))
 
 
-def listpack_items(blob: bytes) -> list:
+def listpack_items(blob: bytes, deep: bool = False) -> list:
     """Every entry of a listpack, integers as decimal bytes (lpValidateIntegrity's
-    header checks included)."""
+    header checks included; deep: each entry's back-length too, as lpValidateNext)."""
     size = len(blob)
     if size < LP_HEADER_SIZE + 1 or int.from_bytes(blob[:4], "little") != size or blob[-1] != LP_EOF:
         raise EncodingError("Listpack integrity check failed.")
@@ -134,7 +152,13 @@ def listpack_items(blob: bytes) -> list:
                 length = 1 + width
             else:
                 raise EncodingError("Listpack integrity check failed.")
-            p += length + _backlen_size(length)
+            p += length
+            if not deep:
+                p += _backlen_size(length)
+            elif blob[p] == length:     # the back-length (one byte below 128) matches
+                p += 1
+            else:
+                p = _after_backlen(blob, p, length)
     except IndexError:
         raise EncodingError("Listpack integrity check failed.") from None
     if p != end:

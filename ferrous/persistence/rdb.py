@@ -391,9 +391,11 @@ def verify_dump_payload(payload: bytes, check_crc: bool = True) -> bool:
     return crc64(0, memoryview(payload)[:-8]) == int.from_bytes(payload[-8:], "little")
 
 
-def load_dump_payload(payload: bytes, config):
+def load_dump_payload(payload: bytes, config, deep: bool | None = None):
     """The value inside a verified DUMP payload; RDBError when it does not parse."""
     reader = RdbReader(memoryview(payload)[:-10], config)
+    if deep is not None:
+        reader.deep = deep
     kind = reader.byte()
     if kind not in VALUE_TYPES:
         raise RDBError("Bad data format")
@@ -532,6 +534,10 @@ class RdbReader:
         self.functions: list = []
         self.on_function = None       # called with each library's code as it is read
         self.empty_keys_skipped = 0     # empty values in the file (Redis #8453): dropped
+        # Deep integrity validation (sanitize-dump-payload): every listpack entry's
+        # back-length and the streams' entry counts are checked too. RESTORE decides
+        # per client in `clients` mode (load_dump_payload's deep).
+        self.deep = getattr(config, "sanitize_dump_payload", "no") == "yes"
 
     # -- primitives ----------------------------------------------------------------
     def take(self, n: int) -> bytes:
@@ -723,7 +729,7 @@ def _load_quicklist(r: RdbReader, version: int):
         if container == QUICKLIST_NODE_PLAIN:
             items.append(blob)
         elif version == 2:
-            items.extend(listpack_items(blob))
+            items.extend(listpack_items(blob, r.deep))
         else:
             items.extend(ziplist_items(blob))
     return ListValue(items) if items else None
@@ -795,7 +801,7 @@ def _load_hash_ziplist(r: RdbReader):
 
 
 def _load_hash_listpack(r: RdbReader):
-    return _hash_from(listpack_items(r.string()), r.config, False)
+    return _hash_from(listpack_items(r.string(), r.deep), r.config, False)
 
 
 def _zset_from(pairs: list, config, listpack: bool):
@@ -854,12 +860,13 @@ def _read_stream_id(r: RdbReader) -> int:
     return (r.length() << 64) | r.length()
 
 
-def _stream_node_entries(master_id: int, items: list) -> tuple:
-    """(master fields, [(id, flat fields, deleted)]) of a stream node's listpack."""
+def _stream_node_entries(master_id: int, items: list, deep: bool) -> tuple:
+    """(master fields, [(id, flat fields, deleted)]) of a stream node's listpack;
+    deep: with streamValidateListpackIntegrity's lp-count and entry-count checks."""
     try:
         numbers = iter(items)
-        next(numbers)                           # count
-        next(numbers)                           # deleted
+        count = int(next(numbers))
+        deleted = int(next(numbers))
         nfields = int(next(numbers))
         # A list, not a generator: that would turn StopIteration into RuntimeError.
         master = tuple([next(numbers) for _ in range(nfields)])
@@ -876,13 +883,18 @@ def _stream_node_entries(master_id: int, items: list) -> tuple:
                 fields = [None] * (2 * nfields)
                 fields[0::2] = master
                 fields[1::2] = values
+                lp_count = nfields + 3
             else:
-                count = int(next(numbers))
-                fields = [next(numbers) for _ in range(2 * count)]
-            next(numbers)                       # lp-count
+                own = int(next(numbers))
+                fields = [next(numbers) for _ in range(2 * own)]
+                lp_count = 2 * own + 4
+            if int(next(numbers)) != lp_count and deep:
+                raise RDBError("Stream listpack integrity check failed.")
             entries.append(((ms << 64) | seq, fields, bool(flags & _STREAM_FLAG_DELETED)))
     except (StopIteration, ValueError):
         raise RDBError("Stream listpack integrity check failed.") from None
+    if deep and len(entries) != count + deleted:
+        raise RDBError("Stream listpack integrity check failed.")
     return master, entries
 
 
@@ -894,10 +906,13 @@ def _load_stream(r: RdbReader, version: int):
     for _ in range(r.length()):
         master_id = _stream_id_from(r.string())
         blob = r.string()
-        items = listpack_items(blob)
+        try:
+            items = listpack_items(blob, r.deep)
+        except EncodingError:
+            raise RDBError("Stream listpack integrity check failed.") from None
         if not items:
             raise RDBError("Empty listpack inside stream")
-        master, entries = _stream_node_entries(master_id, items)
+        master, entries = _stream_node_entries(master_id, items, r.deep)
         stream.load_node(master_id, master, entries)
     stream.length = r.length()
     stream.last_id = _read_stream_id(r)
@@ -934,6 +949,8 @@ def _load_stream_group(r: RdbReader, stream, version: int) -> None:
         group.pel[stream_id] = stream_values.PendingEntry(None, delivery_time, r.length())
     for _ in range(r.length()):
         consumer = stream_values.Consumer(r.string(), int.from_bytes(r.take(8), "little", signed=True))
+        if consumer.name in group.consumers:
+            raise RDBError("Duplicate stream consumer detected.")
         group.consumers[consumer.name] = consumer
         for _ in range(r.length()):
             stream_id = _stream_id_from(r.take(16))
@@ -971,7 +988,7 @@ _LOADERS = {
     TYPE_HASH_ZIPLIST: _load_hash_ziplist,
     TYPE_LIST_QUICKLIST: lambda r: _load_quicklist(r, 1),
     TYPE_HASH_LISTPACK: _load_hash_listpack,
-    TYPE_ZSET_LISTPACK: lambda r: _compact_zset(listpack_items(r.string()), r.config),
+    TYPE_ZSET_LISTPACK: lambda r: _compact_zset(listpack_items(r.string(), r.deep), r.config),
     TYPE_LIST_QUICKLIST_2: lambda r: _load_quicklist(r, 2),
     TYPE_STREAM_LISTPACKS: lambda r: _load_stream(r, 1),
     TYPE_STREAM_LISTPACKS_2: lambda r: _load_stream(r, 2),

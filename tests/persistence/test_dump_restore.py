@@ -123,3 +123,67 @@ def test_restore_bad_data_with_valid_checksum(r):
 def test_dump_restore_wrong_arity(raw):
     reply = raw.call("RESTORE", "k", "0")
     assert reply.text == "ERR wrong number of arguments for 'restore' command"
+
+
+# Payloads from Redis 7.0's integration/corrupt-dump.tcl. With deep sanitization
+# (sanitize-dump-payload yes) every listpack entry's back-length and a stream node's
+# lp-count and entry count are checked; a consumer named twice is refused always.
+_STREAM_DUPLICATE_CONSUMERS = (
+    b"\x0F\x00\x00\x00\x00\x01\x07\x6D\x79\x67\x72\x6F\x75\x70\x00\x00\x00\x02\x04\x6E\x61\x6D\x65\x2A\x4C"
+    b"\xAA\x9A\x7D\x01\x00\x00\x00\x04\x6E\x61\x6D\x65\x2B\x4C\xAA\x9A\x7D\x01\x00\x00\x00\x0A\x00\xCC\xED"
+    b"\x8C\xA7\x62\xEE\xC7\xC8")
+_STREAM_BAD_BACKLEN = (
+    b"\x0F\x01\x10\x00\x00\x00\x00\x00\x00\x00\x02\x00\x00\x00\x00\x00\x00\x00\x02\x40\x55\x55\x00\x00\x00"
+    b"\x0F\x00\x01\x01\x00\x15\x02\x01\x88\x31\x00\x00\x00\x00\x00\x00\x00\x09\x88\x32\x00\x00\x00\x00\x00"
+    b"\x00\x00\x09\x00\x01\x00\x01\x00\x01\x00\x01\x02\x02\x88\x31\x00\x00\x00\x00\x00\x00\x00\x09\x88\x61"
+    b"\x00\x00\x00\x00\x00\x00\x00\x09\x88\x32\x00\x00\x00\x00\x00\x00\x00\x09\x88\x62\x00\x00\x00\x00\x00"
+    b"\x00\x00\x09\x08\x01\xFF\x0A\x01\x00\x00\x09\x00\x06\xFB\x44\x24\x0A\x8E\x75\xEA")
+_STREAM_BAD_LP_COUNT = (
+    b"\x0F\x01\x10\x00\x00\x01\x73\xDE\xDF\x7D\x9B\x00\x00\x00\x00\x00\x00\x00\x00\x40\x42\x42\x00\x00\x00"
+    b"\x18\x00\x03\x01\x00\x01\x02\x01\x84\x69\x74\x65\x6D\x05\x85\x76\x61\x6C\x75\x65\x06\x00\x01\x02\x01"
+    b"\x00\x01\x00\x01\x01\x01\x00\x01\x56\x01\x02\x01\x22\x01\x00\x01\x01\x01\x82\x5F\x31\x03\x05\x01\x02"
+    b"\x01\x2C\x01\x00\x01\x01\x01\x02\x01\x05\x01\xFF\x03\x81\x00\x00\x01\x73\xDE\xDF\x7D\xC7\x00\x01\x07"
+    b"\x6D\x79\x67\x72\x6F\x75\x70\x81\x00\x00\x01\x73\xDE\xDF\x7D\x9B\x00\x01\x00\x00\x01\x73\xDE\xDF\x7D"
+    b"\x9B\x00\x00\x00\x00\x00\x00\x00\x00\xF9\x7D\xDF\xDE\x73\x01\x00\x00\x01\x01\x05\x41\x6C\x69\x63\x65"
+    b"\xEB\x7D\xDF\xDE\x73\x01\x00\x00\x01\x00\x00\x01\x73\xDE\xDF\x7D\x9B\x00\x00\x00\x00\x00\x00\x00\x00"
+    b"\x09\x00\xB2\xA8\xA7\x5F\x1B\x61\x72\xD5")
+
+
+def _with_valid_crc(payload: bytes) -> bytes:
+    from ferrous.persistence.crc64 import crc64
+    body = payload[:-8]
+    return body + crc64(0, body).to_bytes(8, "little")
+
+
+@pytest.fixture
+def deep_sanitization(r):
+    r.config_set("sanitize-dump-payload", "yes")
+    yield
+    r.config_set("sanitize-dump-payload", "no")
+
+
+def test_restore_refuses_a_stream_consumer_named_twice(r):
+    payload = _with_valid_crc(_STREAM_DUPLICATE_CONSUMERS)
+    assert _error(r.execute_command, "RESTORE", "key", 0, payload) == "Bad data format"
+    assert r.exists("key") == 0
+
+
+@pytest.mark.parametrize("payload", [_STREAM_BAD_BACKLEN, _STREAM_BAD_LP_COUNT], ids=["backlen", "lp_count"])
+def test_deep_sanitization_refuses_a_corrupt_stream_listpack(r, deep_sanitization, payload):
+    assert _error(r.execute_command, "RESTORE", "key", 0, _with_valid_crc(payload)) == "Bad data format"
+    assert r.exists("key") == 0
+    assert r.ping()
+
+
+def test_deep_sanitization_accepts_what_dump_writes(r, deep_sanitization):
+    r.xadd("s", {"a": 1, "b": 2}, id="1-1")
+    r.xadd("s", {"a": 3, "c": "x" * 300}, id="2-1")
+    r.xgroup_create("s", "g", id="0")
+    r.xreadgroup("g", "alice", {"s": ">"}, count=1)
+    r.xreadgroup("g", "bob", {"s": ">"}, count=1)
+    r.hset("h", mapping={"f": "v", "long": "y" * 200, "n": 12345})
+    r.zadd("z", {"m": 1.5, "n": -2})
+    r.rpush("l", "a", 1, "b" * 500)
+    for key in ("s", "h", "z", "l"):
+        assert r.restore(key + "2", 0, r.dump(key)) == b"OK"
+        assert read_key(r, (key + "2").encode()) == read_key(r, key.encode())
