@@ -27,7 +27,7 @@ def relisten(server, refusal: str) -> None:
     acceptor = server.acceptor
     if acceptor is None:
         return      # not started yet: start() listens with the new values
-    old = list(acceptor.listeners)
+    old = list(server.listeners)    # TCP only: the unixsocket listener stays open
     if server.config.port == 0 or not server.config.bind.split():   # no TCP listener at all
         _swap(server, acceptor, old, [])
         return

@@ -88,3 +88,25 @@ def test_unavailable_bind_address_is_refused(proc):
     # Optional ("-") addresses may be unavailable.
     assert client.call("CONFIG", "SET", "bind", "127.0.0.1 -192.0.2.1") == Simple("OK")
     _wait_until(lambda: _answers(proc.port))
+
+
+def test_port_change_keeps_the_unixsocket_listening(tmp_path):
+    # The suite's servers all have a unixsocket: changing the TCP port must leave it
+    # open (the acceptor once closed it along with the old TCP sockets and died).
+    for kind in KINDS:
+        path = str(tmp_path / f"{kind}.sock")
+        server = ServerProcess(kind, ["--unixsocket", path])
+        try:
+            client = RawClient(port=server.port)
+            new = free_port()
+            assert client.call("CONFIG", "SET", "port", str(new)) == Simple("OK")
+            server.port = new
+            _wait_until(lambda: _answers(new))
+            with socket.socket(socket.AF_UNIX) as unix:
+                unix.settimeout(2)
+                unix.connect(path)
+                unix.sendall(b"PING\r\n")
+                assert unix.recv(64) == b"+PONG\r\n"
+            assert _answers(new)
+        finally:
+            server.stop()
