@@ -77,7 +77,9 @@ class Server:
         # Listening first, as initServer does; clients are served after the load.
         self.listeners = self._listen()
         self.unix_listeners = self._listen_unix()
-        self.port = self.listeners[0].getsockname()[1]
+        if not self.listeners and not self.unix_listeners:
+            raise ListenError("Configured to not listen anywhere, exiting.")
+        self.port = self.listeners[0].getsockname()[1] if self.listeners else self.config.port
         if on_listening is not None:
             on_listening(self)          # the start-up log before the load, as Redis's main()
         self._create_pidfile()
@@ -139,7 +141,9 @@ class Server:
                 pass
 
     def _listen(self) -> list[socket.socket]:
-        addresses = self.config.bind.split() or ["*"]
+        addresses = self.config.bind.split()
+        if not addresses:
+            return []       # bind "": no TCP listener at all (listenToPort)
         sockets = []
         for addr in addresses:
             optional = addr.startswith("-")

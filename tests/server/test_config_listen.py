@@ -2,12 +2,14 @@
 refused address rolls the whole CONFIG SET back, on Ferrous and real Redis 7.0."""
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
 import time
 
 import pytest
 from resp_client import Error, RawClient, Simple
-from servers import KINDS, ServerProcess, free_port
+from servers import KINDS, ServerProcess, free_port, run_until_exit, server_command
 
 DEADLINE = 5.0
 PORT_REFUSED = ("ERR CONFIG SET failed (possibly related to argument 'port') - "
@@ -110,3 +112,45 @@ def test_port_change_keeps_the_unixsocket_listening(tmp_path):
             assert _answers(new)
         finally:
             server.stop()
+
+
+def test_an_empty_bind_listens_on_no_tcp_address(tmp_path):
+    # networking.tcl "Default bind address configuration handling": a config file
+    # with `bind ""` (as CONFIG REWRITE writes it) starts with no TCP listener.
+    for kind in KINDS:
+        path = str(tmp_path / f"{kind}.sock")
+        conf = tmp_path / f"{kind}.conf"
+        port = free_port()
+        conf.write_text(f'port {port}\nbind ""\nunixsocket {path}\n')
+        cmd, env = server_command(kind)
+        proc = subprocess.Popen(cmd + [str(conf)], cwd=str(tmp_path), env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            _wait_until(lambda: os.path.exists(path) and _unix_ping(path))
+            assert not _answers(port)
+            with socket.socket(socket.AF_UNIX) as unix:
+                unix.connect(path)
+                unix.sendall(b"CONFIG SET bind 127.0.0.1\r\n")
+                assert unix.recv(64) == b"+OK\r\n"
+            _wait_until(lambda: _answers(port))
+        finally:
+            proc.terminate()
+            proc.wait(10)
+
+
+def _unix_ping(path: str) -> bool:
+    try:
+        with socket.socket(socket.AF_UNIX) as unix:
+            unix.settimeout(2)
+            unix.connect(path)
+            unix.sendall(b"PING\r\n")
+            return unix.recv(64) == b"+PONG\r\n"
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_listening_nowhere_exits(tmp_path, kind):
+    result = run_until_exit(kind, tmp_path, "--bind", "")
+    assert result.returncode == 1
+    assert "Configured to not listen anywhere, exiting." in result.stdout
