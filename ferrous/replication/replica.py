@@ -142,7 +142,9 @@ class ReplicaLink:
     def _connect_and_follow(self) -> None:
         self.state = CONNECTING
         log.info("Connecting to MASTER %s:%d", self.host, self.port)
-        self.sock = socket.create_connection((self.host, self.port), timeout=self._timeout())
+        source = self.server.config.bind_source_addr   # bind-source-addr: our end's address
+        self.sock = socket.create_connection((self.host, self.port), timeout=self._timeout(),
+                                             source_address=(source, 0) if source else None)
         self.sock.settimeout(1.0)   # replicationCron's once-a-second look at the link
         self.last_io = time.time()
         self.state = HANDSHAKE

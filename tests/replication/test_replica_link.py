@@ -104,6 +104,17 @@ def test_a_write_on_a_writable_replica_replaces_an_expired_key(pair):
     assert r.dbsize() == 2
 
 
+def test_replica_connects_from_bind_source_addr(pair):
+    # networking.tcl "CONFIG SET bind-source-addr": the link's local address.
+    primary, replica = pair
+    p, r = _client(primary), _client(replica)
+    p.config_set("protected-mode", "no")
+    r.config_set("bind-source-addr", "127.0.0.2")
+    r.replicaof("127.0.0.1", primary.port)
+    _wait(lambda: r.info("replication")["master_link_status"] == "up", what="link up")
+    assert p.info("replication")["slave0"]["ip"] == "127.0.0.2"
+
+
 def _count_in_log(proc, text: str) -> int:
     return sum(1 for line in proc.read_log().splitlines() if text in line)
 
