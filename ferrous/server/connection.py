@@ -39,6 +39,7 @@ class Connection:
         self.close_after_reply = False  # QUIT, protocol error, CLIENT KILL of self
         self.kill_requested = False
         self.read_stopped = False
+        self.peer_gone = False          # EOF seen; what it sent before still runs (io_thread)
         self.write_registered = False
         # command state
         self.db = 0

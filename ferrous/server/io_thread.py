@@ -227,8 +227,7 @@ class IOThread(threading.Thread):
             self._close(conn)
             return None
         if not data:
-            self._close(conn)
-            return None
+            return self._peer_closed(conn)
         conn.net_input += len(data)
         self.server.stats.add_net_input(len(data))
         if conn.read_stopped:
@@ -241,6 +240,36 @@ class IOThread(threading.Thread):
         if conn.busy:
             return None  # queued in the parser; submitted when the in-flight item returns
         return self._make_item(conn)
+
+    def _peer_closed(self, conn):
+        """EOF. Redis runs the commands of a read right after it, before it can see
+        the end of the stream, so a client that writes and closes at once (a SET sent
+        with nc, a pipeline thrown over the wall) still has what it sent run: the
+        commands in flight or already parsed run first, and the connection closes
+        after them. A parked client (BLPOP ...) is closed at once, as Redis does."""
+        if conn.read_stopped or conn.close_after_reply or conn.blocked is not None:
+            self._close(conn)
+            return None
+        if not conn.busy:
+            item = self._make_item(conn)
+            if item is None:
+                self._close(conn)
+                return None
+        else:
+            item = None
+        conn.peer_gone = True
+        self._update_events(conn)       # nothing more to read
+        return item
+
+    def _drain_after_eof(self, conn, ready: list) -> None:
+        """The next commands of a client that has gone (_peer_closed), or its close."""
+        item = self._make_item(conn)
+        if item is not None:
+            ready.append(item)
+            return
+        conn.close_after_reply = True   # nothing left to run: close once the replies are out
+        if not conn.out:
+            self._close(conn)
 
     def _make_item(self, conn):
         # One call for every complete command of the read (the parser batches them).
@@ -272,6 +301,8 @@ class IOThread(threading.Thread):
             elif action == "more":
                 # A parked command's reply or a pub/sub message: the busy flag is left as is.
                 self._flush(conn)
+                if conn.peer_gone and conn.blocked is not None and not conn.closed:
+                    self._close(conn)   # parked after its client went away (_peer_closed)
                 continue
             conn.busy = False
             self._flush(conn)
@@ -283,6 +314,9 @@ class IOThread(threading.Thread):
                 continue
             if conn.kill_requested:
                 self._close(conn)
+                continue
+            if conn.peer_gone:
+                self._drain_after_eof(conn, ready)
                 continue
             if conn.parser.has_data() and len(conn.out) < OUTPUT_BACKPRESSURE:
                 item = self._make_item(conn)
@@ -327,6 +361,9 @@ class IOThread(threading.Thread):
             self._close(conn)
 
     def _update_events(self, conn) -> None:
+        if conn.peer_gone:
+            self._watch_writes_only(conn)
+            return
         events = 0 if conn.close_after_reply else selectors.EVENT_READ
         if conn.write_registered:
             events |= selectors.EVENT_WRITE
@@ -334,6 +371,20 @@ class IOThread(threading.Thread):
             events = selectors.EVENT_WRITE
         try:
             self.selector.modify(conn.sock, events, conn)
+        except (KeyError, ValueError, OSError):
+            pass
+
+    def _watch_writes_only(self, conn) -> None:
+        """A client gone (_peer_closed) is watched only while output waits for room:
+        its end of stream would otherwise wake select() at every pass."""
+        selector = self.selector
+        try:
+            if not conn.write_registered:
+                selector.unregister(conn.sock)
+            elif conn.sock in selector.get_map():
+                selector.modify(conn.sock, selectors.EVENT_WRITE, conn)
+            else:
+                selector.register(conn.sock, selectors.EVENT_WRITE, conn)
         except (KeyError, ValueError, OSError):
             pass
 

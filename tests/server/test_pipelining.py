@@ -141,3 +141,43 @@ def test_a_command_sent_during_a_big_reply_is_answered(tmp_path):
             sock.close()
         finally:
             proc.stop()
+
+
+def _wait_for(predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.02)
+
+
+def test_commands_sent_just_before_closing_still_run(server):
+    # Redis runs the commands of a read before it sees the end of the stream: a
+    # client that writes and closes at once (nc, a fire-and-forget script) has them
+    # run. The free-threaded build once dropped nearly all of them.
+    client = RawClient(port=server.port)
+    client.call("DEL", *[f"gone{i}" for i in range(50)], "pipe-counter")
+    for i in range(50):
+        with socket.create_connection(("127.0.0.1", server.port)) as sock:
+            sock.sendall(encode_command("SET", f"gone{i}", "v"))
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:
+        sock.sendall(b"".join(encode_command("INCR", "pipe-counter") for _ in range(3000)))
+        sock.shutdown(socket.SHUT_WR)           # the replies are still read
+        _read_until_closed(sock)
+    _wait_for(lambda: client.call("EXISTS", *[f"gone{i}" for i in range(50)]) == 50)
+    assert client.call("GET", "pipe-counter") == b"3000"
+    client.close()
+
+
+def test_a_blocked_client_that_goes_away_is_released(server):
+    client = RawClient(port=server.port)
+    client.call("DEL", "never-pushed")
+    before = client.call("INFO", "clients")
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:
+        sock.sendall(encode_command("BLPOP", "never-pushed", "0"))
+        _wait_for(lambda: b"blocked_clients:0" not in client.call("INFO", "clients"))
+    _wait_for(lambda: b"blocked_clients:0" in client.call("INFO", "clients"))
+    client.call("RPUSH", "never-pushed", "x")
+    assert client.call("LLEN", "never-pushed") == 1     # nobody took it
+    client.call("DEL", "never-pushed")
+    assert b"blocked_clients:0" in before
+    client.close()
