@@ -251,8 +251,12 @@ def test_failover_swaps_roles_and_continues_partially(pool, primary_kind, replic
     _wait(lambda: _acked(replica, primary), what="the old primary follows")
     assert _role(replica) == b"master"
     with _client(replica) as client:
-        role = client.role()
-        assert role[2] == [[b"127.0.0.1", str(primary.port).encode(), str(role[1]).encode()]]
+        # The follower is listed with its acknowledged offset; a PING the new primary
+        # sends meanwhile moves its own offset until the next ACK, so poll.
+        def lists_the_follower() -> bool:
+            role = client.role()
+            return role[2] == [[b"127.0.0.1", str(primary.port).encode(), str(role[1]).encode()]]
+        _wait(lists_the_follower, what="ROLE lists the old primary at our offset")
     old, new = _info(primary), _info(replica)
     assert new["master_replid2"] == old_replid and new["master_replid"] != old_replid
     assert old["master_replid"] == new["master_replid"] and old["master_replid2"] == old_replid
