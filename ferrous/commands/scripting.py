@@ -116,24 +116,29 @@ def _check_flags(ctx, flags: set, compat: bool, read_only_command: bool) -> bool
         if _is_readonly_replica(ctx):
             raise CommandError("READONLY Can not run script with write flag on readonly replica")
         disk_check = getattr(ctx.server, "disk_error_check", None)
-        disk_error = disk_check() if disk_check is not None and not ctx.conn.is_master else None
+        disk_error = disk_check() if disk_check is not None and not _must_obey(ctx.conn) else None
         if disk_error:
             if disk_error.startswith("MISCONF Redis is configured to save RDB snapshots"):
                 disk_error = errors.SCRIPT_MISCONF_RDB
             raise CommandError(disk_error)
         if read_only_command:
             raise CommandError(errors.SCRIPT_WRITE_FLAG_RO)
-        if runner.not_enough_good_replicas(ctx.server):
+        if not _must_obey(ctx.conn) and runner.not_enough_good_replicas(ctx.server):
             raise CommandError(errors.NOREPLICAS)
         return False
     return True
 
 
+def _must_obey(conn) -> bool:
+    """mustObeyClient: our primary's stream and the AOF being loaded are never refused."""
+    return getattr(conn, "is_master", False) or getattr(conn, "is_aof", False)
+
+
 def _is_readonly_replica(ctx) -> bool:
-    """server.masterhost && server.repl_slave_ro, for a caller that is not our primary."""
+    """server.masterhost && server.repl_slave_ro, for a caller that must not be obeyed."""
     config = ctx.server.config
     return bool(getattr(config, "replicaof", None)) and getattr(config, "replica_read_only", True) \
-        and not getattr(ctx.conn, "is_master", False)
+        and not _must_obey(ctx.conn)
 
 
 def _eval_generic(ctx, argv: list, by_sha: bool, read_only: bool):

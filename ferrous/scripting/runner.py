@@ -195,8 +195,8 @@ class Run:
     def _write_refused(self, cmd):
         """scriptVerifyWriteCommandAllow: read-only replica, then a failed save."""
         server = self.server
-        if getattr(self.caller, "is_master", False):
-            return None
+        if getattr(self.caller, "is_master", False) or getattr(self.caller, "is_aof", False):
+            return None     # mustObeyClient: our primary's stream and the AOF being loaded
         config = server.config
         if getattr(config, "replicaof", None) and getattr(config, "replica_read_only", True):
             return "-READONLY You can't write against a read only replica."

@@ -314,3 +314,20 @@ def test_aof_timestamp_annotations(kind, tmp_path):
         assert int(first_line("b")[4:]) == pytest.approx(time.time(), abs=60)
     finally:
         server.stop()
+
+
+def test_aof_scripts_write_on_a_read_only_replica(kind, tmp_path):
+    # aof.tcl "EVAL can process writes from AOF in read-only replicas": the AOF is
+    # obeyed like our primary's stream (mustObeyClient), scripts included.
+    _write_incr_aof(tmp_path, [[b"SELECT", b"9"],
+                               [b"EVAL", b'redis.call("set",KEYS[1],"100")', b"1", b"foo"],
+                               [b"EVAL", b'redis.call("incr",KEYS[1])', b"1", b"foo"],
+                               [b"EVAL", b'redis.call("incr",KEYS[1])', b"1", b"foo"]])
+    server = ServerProcess(kind, ["--appendonly", "yes", "--replica-read-only", "yes",
+                                  "--replicaof", "127.0.0.1 0"], directory=str(tmp_path))
+    try:
+        c = redis.Redis(port=server.port, db=9)
+        poll(lambda: info(c)["loading"] == 0, timeout=60, what="the AOF to load")
+        assert c.get("foo") == b"102"
+    finally:
+        server.stop()
