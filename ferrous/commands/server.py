@@ -26,6 +26,7 @@ from ferrous.config import ConfigError
 from ferrous.errors import CommandError
 from ferrous.protocol import ErrorReply, Raw, RespSet, Simple, Verbatim
 from ferrous.protocol.encoder import encode
+from ferrous.scripting.gil import gil_enabled
 from ferrous.server import memory
 from ferrous.server.blocking import block, signal_db_keys_ready
 from ferrous.storage.glob import glob_match
@@ -662,11 +663,6 @@ def _compiler_version() -> str:
     return digits[0] if digits and digits[0].count(".") == 2 else "0.0.0"
 
 
-def _gil_enabled() -> bool:
-    check = getattr(sys, "_is_gil_enabled", None)
-    return True if check is None else check()
-
-
 _BUILD_ID = format(abs(hash(("ferrous", __version__))) & 0xFFFFFFFFFFFFFFF, "x")
 
 
@@ -706,7 +702,7 @@ def _info_server(ctx) -> dict:
     if remaining is not None:   # a shutdown waits for lagging replicas (server/shutdown.py)
         fields["shutdown_in_milliseconds"] = remaining
     fields["ferrous_version"] = __version__
-    fields["gil_enabled"] = int(_gil_enabled())
+    fields["gil_enabled"] = int(gil_enabled())
     return fields
 
 
@@ -1055,5 +1051,5 @@ _SECTION_BUILDERS = {
     "latencystats": lambda ctx: _latencystats(ctx),
     "cluster": lambda ctx: {"cluster_enabled": 0},
     "keyspace": _info_keyspace,
-    "ferrous": lambda ctx: {"ferrous_version": __version__, "gil_enabled": int(_gil_enabled())},
+    "ferrous": lambda ctx: {"ferrous_version": __version__, "gil_enabled": int(gil_enabled())},
 }

@@ -13,6 +13,12 @@ import sys
 import sysconfig
 
 
+def gil_enabled() -> bool:
+    """Whether the running interpreter holds a GIL (always, before 3.13)."""
+    check = getattr(sys, "_is_gil_enabled", None)
+    return True if check is None else check()
+
+
 def free_threaded_build() -> bool:
     return bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
 

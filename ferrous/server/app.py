@@ -20,6 +20,7 @@ from ferrous.server.lazyfree import LazyFree
 from ferrous.server.propagate import Propagator
 from ferrous.server.stats import ServerStats
 from ferrous.server.workers import WorkerPool
+from ferrous.scripting.gil import gil_enabled
 from ferrous.storage.keyspace import Keyspace
 
 log = logging.getLogger("ferrous")
@@ -392,11 +393,6 @@ def main(argv: list[str] | None = None) -> int:
         pass
     log.info("Ferrous is now ready to exit, bye bye...")
     return 0
-
-
-def gil_enabled() -> bool:
-    check = getattr(sys, "_is_gil_enabled", None)
-    return True if check is None else check()
 
 
 def registry_redis_version() -> str:

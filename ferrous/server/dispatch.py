@@ -193,20 +193,12 @@ def _lean_command(name: bytes):
     return cmd
 
 
-def _server_checks_armed(server) -> bool:
-    """Whether any server-wide check of execute() could refuse or divert a command
-    (kept in step with the copy inlined in _lean_execute)."""
-    return bool(server.config.maxmemory or server.disk_error_check is not None
-                or server.replication_check is not None or server.busy_script is not None
-                or server.watch.gated)
-
-
 def _lean_execute(ctx, conn, argv: list, out: bytearray) -> bool:
     """Run argv on the lean path and return True, or return False having done nothing.
 
-    Every call here costs on each command of every benchmark, so the checks of
-    _server_checks_armed, _count and the encoder's commonest cases are written
-    out inline; their effects are the same as execute() -> call() in this case.
+    Every call here costs on each command of every benchmark, so the server-wide
+    checks of execute(), _count and the encoder's commonest cases are written out
+    inline; their effects are the same as execute() -> call() in this case.
     """
     cmd = _LEAN_COMMANDS.get(argv[0])
     if cmd is None:

@@ -12,11 +12,11 @@ import logging
 import os
 import selectors
 import socket
-import sys
 import threading
 import time
 
 from ferrous.scripting import busy
+from ferrous.scripting.gil import gil_enabled
 from ferrous.server import limits
 from ferrous.server.connection import Connection
 
@@ -29,11 +29,6 @@ MAX_COMMANDS_PER_ITEM = 1024
 # On a GIL build, how long an I/O thread waits for the replies of what it just
 # submitted before it goes back to select() (see _await_replies).
 REPLY_WAIT_SECONDS = 0.005
-
-
-def _gil_enabled() -> bool:
-    is_gil_enabled = getattr(sys, "_is_gil_enabled", None)
-    return True if is_gil_enabled is None else is_gil_enabled()
 
 
 class WorkItem:
@@ -69,7 +64,7 @@ class IOThread(threading.Thread):
         self._replies_arrived = threading.Lock()
         self._replies_arrived.acquire()
         self._awaiting = False
-        self.await_replies = _gil_enabled()
+        self.await_replies = gil_enabled()
         self.running = True
         self.connections: set = set()
 

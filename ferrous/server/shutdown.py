@@ -186,9 +186,12 @@ class Shutdown:
         return True
 
     def _answer(self, client_id: int) -> None:
-        from ferrous.server.blocking import resume
-        if not resume(self.server, client_id, ErrorReply(errors.SHUTDOWN_ERR)):
+        if not self._resume_with_error(client_id):
             self._owed[client_id] = _GIVE_UP_REPLYING_AFTER     # parks after this; see tick()
+
+    def _resume_with_error(self, client_id: int) -> bool:
+        from ferrous.server.blocking import resume
+        return resume(self.server, client_id, ErrorReply(errors.SHUTDOWN_ERR))
 
     # -- signals and the cron -------------------------------------------------------------
     def on_signal(self, signum: int) -> None:
@@ -204,9 +207,8 @@ class Shutdown:
     def tick(self) -> None:
         """serverCron's part: start a signal's shutdown, or end a waiting one."""
         for client_id in list(self._owed):
-            from ferrous.server.blocking import resume
             self._owed[client_id] -= 1
-            if resume(self.server, client_id, ErrorReply(errors.SHUTDOWN_ERR)) or self._owed[client_id] <= 0:
+            if self._resume_with_error(client_id) or self._owed[client_id] <= 0:
                 del self._owed[client_id]
         signum = self.signal
         if signum is not None and not self.initiated() and not self.finished:

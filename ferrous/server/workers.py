@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import logging
 import queue
-import sys
 import threading
 
 from ferrous.protocol import ErrorReply
 from ferrous.protocol.encoder import encode_into
+from ferrous.scripting.gil import gil_enabled
 from ferrous.server.blocking import Blocked, bind_context, park, serve_ready_keys
 from ferrous.server.context import Context
 from ferrous.server.dispatch import execute
@@ -24,8 +24,7 @@ class WorkerPool:
         self.queue = queue.SimpleQueue()
         self.contexts: list[Context] = []
         self.threads: list[threading.Thread] = []
-        is_gil_enabled = getattr(sys, "_is_gil_enabled", None)
-        self.gil_enabled = True if is_gil_enabled is None else is_gil_enabled()
+        self.gil_enabled = gil_enabled()
         # CONFIG SET worker-threads resizes the pool (resize()). A retired worker's
         # context is kept, unused, so INFO's per-worker counters keep their totals,
         # and is handed to the next worker spawned.

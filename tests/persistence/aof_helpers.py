@@ -6,10 +6,9 @@ from __future__ import annotations
 import os
 import re
 import socket
-import time
 
 from resp_client import RawClient, encode_command
-from servers import ServerProcess
+from servers import ServerProcess, wait_until as wait  # noqa: F401 (the AOF tests poll with it)
 
 AOF_ARGS = ["--appendonly", "yes", "--appendfsync", "always", "--aof-use-rdb-preamble", "no",
             "--hz", "100"]
@@ -52,15 +51,6 @@ def normalized(commands: list) -> list:
         argv = [_STREAM_ID.sub("<id>", _MS.sub("<ms>", arg)) for arg in argv]
         out.append(argv)
     return out
-
-
-def wait(predicate, timeout=10.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.01)
-    raise AssertionError(f"{what} not reached in time")
 
 
 class ReplStream:
